@@ -1,0 +1,3 @@
+"""Shared fixtures live in tests/fixtures/ and are registered here as plugins."""
+
+pytest_plugins: list[str] = []

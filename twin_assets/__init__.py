@@ -1,0 +1,1 @@
+"""Dagster software-defined assets, checks, sensors, schedules and jobs of LLM Twin."""

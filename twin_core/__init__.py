@@ -1,0 +1,1 @@
+"""Domain logic of LLM Twin: plain functions and classes, tested without Dagster."""

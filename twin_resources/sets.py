@@ -1,0 +1,35 @@
+"""The two resource sets. Assets see resource keys only, never the environment.
+
+``local``: every system has an embedded stand-in and no variable is required.
+``prod``: every endpoint and secret comes from an ``EnvVar``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import EnvVar
+from dagster_aws.s3 import S3Resource
+
+from twin_resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
+from twin_resources.settings import TwinSettings
+
+
+def local_resources(settings: TwinSettings) -> dict[str, Any]:
+    return {
+        "object_store": LocalObjectStoreResource(root=str(settings.store_root)),
+    }
+
+
+def prod_resources(settings: TwinSettings) -> dict[str, Any]:
+    return {
+        "object_store": S3ObjectStoreResource(
+            s3=S3Resource(endpoint_url=EnvVar("TWIN_S3_ENDPOINT_URL")),
+            bucket=EnvVar("TWIN_S3_BUCKET"),
+            prefix=EnvVar("TWIN_S3_PREFIX"),
+        ),
+    }
+
+
+def resources_for(settings: TwinSettings) -> dict[str, Any]:
+    return local_resources(settings) if settings.env == "local" else prod_resources(settings)

@@ -1,0 +1,36 @@
+"""Typed settings read from the environment (``TWIN_*``), shared by Dagster, the CLI and the API.
+
+``TWIN_ENV`` is the one environment switch: ``local`` needs no variables and no network;
+``prod`` reads every endpoint and secret from the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TwinSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TWIN_", extra="ignore")
+
+    env: Literal["local", "prod"] = Field("local", description="Which resource set to use.")
+    home: Path = Field(Path(".data"), description="Local data root (warehouse, registry, Milvus).")
+    profiles: Path = Field(Path("twin.yaml"), description="The authors and their sources.")
+
+    # Object storage (prod)
+    s3_bucket: str = Field("", description="Bucket holding warehouse, datasets and models.")
+    s3_prefix: str = Field("", description="Key prefix inside the bucket.")
+    s3_endpoint_url: str = Field("", description="S3-compatible endpoint (MinIO); empty for AWS.")
+
+    @property
+    def store_root(self) -> Path:
+        return self.home.resolve() / "store"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> TwinSettings:
+    return TwinSettings()
