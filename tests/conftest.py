@@ -1,3 +1,5 @@
 """Shared fixtures live in tests/fixtures/ and are registered here as plugins."""
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.fixtures.milvus",
+]
