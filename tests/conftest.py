@@ -2,4 +2,5 @@
 
 pytest_plugins: list[str] = [
     "tests.fixtures.milvus",
+    "tests.fixtures.tiny_model",
 ]
