@@ -1,0 +1,310 @@
+"""Text generation with transformers, shaped like TGI's: token ids, text pieces, logprobs,
+finish reasons and stop sequences, streamed one token at a time.
+
+Generation runs ``model.generate`` itself (so speed matches in-process use), with a streamer and a
+logits recorder hooked in. One generation at a time: CPU inference gains nothing from more.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ModelSource = Callable[[], tuple[str, str]]
+"""Returns (model folder, version) of the model that should be served now."""
+
+
+class GenerationValidationError(ValueError):
+    """The request cannot be served as asked (TGI's ``validation`` error type)."""
+
+
+@dataclass
+class GenerationParams:
+    max_new_tokens: int = 20
+    do_sample: bool = False
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    typical_p: float | None = None
+    repetition_penalty: float | None = None
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+    truncate: int | None = None
+
+    @property
+    def sampling(self) -> bool:
+        # As in TGI: any warper turns sampling on.
+        return bool(
+            self.do_sample
+            or (self.temperature is not None and self.temperature != 1.0)
+            or self.top_k
+            or self.top_p
+            or self.typical_p
+        )
+
+
+@dataclass
+class TokenEvent:
+    id: int
+    text: str
+    logprob: float | None
+    special: bool
+
+
+@dataclass
+class GenerationResult:
+    text: str
+    tokens: list[TokenEvent]
+    finish_reason: str  # length | eos_token | stop_sequence
+    input_length: int
+    prefill: list[tuple[int, str]]
+    seed: int | None
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    path: str
+    version: str
+    max_position: int
+
+    @property
+    def model_id(self) -> str:
+        return f"{Path(self.path).name}@{self.version}" if self.version else Path(self.path).name
+
+
+def load_model(path: str, version: str) -> LoadedModel:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = Path(path)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if (folder / "adapter_config.json").exists():
+        from peft import AutoPeftModelForCausalLM
+
+        model = AutoPeftModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        model = model.merge_and_unload()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    model.eval()
+    max_position = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
+    return LoadedModel(model, tokenizer, str(folder), version, max_position)
+
+
+class _IncrementalDecoder:
+    """Text of each new token, holding back pieces that end inside a multi-byte character."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.prefix_offset = 0
+        self.read_offset = 0
+
+    def push(self, token_id: int) -> str:
+        self.ids.append(token_id)
+        decode = self.tokenizer.decode
+        prefix = decode(self.ids[self.prefix_offset : self.read_offset], skip_special_tokens=False)
+        full = decode(self.ids[self.prefix_offset :], skip_special_tokens=False)
+        if len(full) > len(prefix) and not full.endswith("\ufffd"):
+            self.prefix_offset = self.read_offset
+            self.read_offset = len(self.ids)
+            return full[len(prefix) :]
+        return ""
+
+
+class Engine:
+    """Holds the served model; reloads it when the source names another version."""
+
+    def __init__(self, source: ModelSource, max_input_tokens: int = 0):
+        self.source = source
+        self._requested_max_input = max_input_tokens
+        self.loaded: LoadedModel | None = None
+        self._lock = threading.Lock()  # one generation (or swap) at a time
+        self._load_lock = threading.Lock()
+
+    # -- model lifecycle --------------------------------------------------------------------
+    def load(self) -> LoadedModel:
+        path, version = self.source()
+        with self._load_lock:
+            loaded = load_model(path, version)
+            with self._lock:
+                self.loaded = loaded
+        return loaded
+
+    def reload_if_changed(self) -> bool:
+        """Load the source's model when its version differs from the served one."""
+        path, version = self.source()
+        current = self.loaded
+        if current is not None and (current.path, current.version) == (str(Path(path)), version):
+            return False
+        with self._load_lock:
+            loaded = load_model(path, version)
+            with self._lock:
+                self.loaded = loaded
+        return True
+
+    def require(self) -> LoadedModel:
+        if self.loaded is None:
+            raise RuntimeError("model not loaded yet")
+        return self.loaded
+
+    @property
+    def max_total_tokens(self) -> int:
+        return self.require().max_position
+
+    @property
+    def max_input_tokens(self) -> int:
+        total = self.max_total_tokens
+        requested = self._requested_max_input or total - 1
+        return max(1, min(requested, total - 1))
+
+    # -- generation -------------------------------------------------------------------------
+    def validate(self, prompt: str, params: GenerationParams) -> list[int]:
+        loaded = self.require()
+        if not prompt:
+            raise GenerationValidationError("`inputs` cannot be empty")
+        if params.max_new_tokens < 1:
+            raise GenerationValidationError("`max_new_tokens` must be strictly positive")
+        tokenizer = loaded.tokenizer
+        # A prompt rendered by a chat template already starts with BOS: do not add a second.
+        bos = getattr(tokenizer, "bos_token", None)
+        add_special = not (bos and prompt.startswith(bos))
+        ids = tokenizer(prompt, add_special_tokens=add_special)["input_ids"]
+        if params.truncate:
+            ids = ids[-params.truncate :]
+        if len(ids) > self.max_input_tokens:
+            raise GenerationValidationError(
+                f"`inputs` must have less than {self.max_input_tokens} tokens. "
+                f"Given: {len(ids)}"
+            )
+        if len(ids) + params.max_new_tokens > self.max_total_tokens:
+            raise GenerationValidationError(
+                f"`inputs` tokens + `max_new_tokens` must be <= {self.max_total_tokens}. "
+                f"Given: {len(ids)} `inputs` tokens and {params.max_new_tokens} `max_new_tokens`"
+            )
+        return ids
+
+    def generate(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        on_token: Callable[[TokenEvent], None] | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> GenerationResult:
+        """Blocking; call from a worker thread. ``on_token`` sees each token as it is made."""
+        import torch
+        from transformers import (
+            LogitsProcessor,
+            LogitsProcessorList,
+            StoppingCriteria,
+            StoppingCriteriaList,
+        )
+        from transformers.generation.streamers import BaseStreamer
+
+        with self._lock:
+            loaded = self.require()
+            tokenizer, model = loaded.tokenizer, loaded.model
+            ids = self.validate(prompt, params)
+            special_ids = set(tokenizer.all_special_ids)
+            eos_ids = _eos_ids(model, tokenizer)
+            decoder = _IncrementalDecoder(tokenizer)
+            tokens: list[TokenEvent] = []
+            logprobs: list[Any] = []
+            text_so_far: list[str] = []
+            stopped = {"stop": False}
+
+            class Recorder(LogitsProcessor):
+                def __call__(self, input_ids, scores):
+                    logprobs.append(torch.log_softmax(scores[0].float(), dim=-1))
+                    return scores
+
+            class Streamer(BaseStreamer):
+                first = True
+
+                def put(self, value):
+                    if self.first:  # generate() pushes the prompt first
+                        self.first = False
+                        return
+                    for token_id in value.reshape(-1).tolist():
+                        special = token_id in special_ids
+                        piece = decoder.push(token_id)
+                        lp = float(logprobs[len(tokens)][token_id]) if len(logprobs) > len(tokens) else None
+                        event = TokenEvent(token_id, piece, lp, special)
+                        tokens.append(event)
+                        if not special:
+                            text_so_far.append(piece)
+                        if on_token is not None:
+                            on_token(event)
+
+                def end(self):
+                    pass
+
+            class Stop(StoppingCriteria):
+                def __call__(self, input_ids, scores, **kwargs):
+                    done = bool(cancelled is not None and cancelled.is_set())
+                    if params.stop:
+                        tail = "".join(text_so_far[-64:])
+                        if any(s and s in tail for s in params.stop):
+                            stopped["stop"] = True
+                            done = True
+                    return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
+
+            kwargs: dict[str, Any] = {
+                "max_new_tokens": params.max_new_tokens,
+                "do_sample": params.sampling,
+                "logits_processor": LogitsProcessorList([Recorder()]),
+                "stopping_criteria": StoppingCriteriaList([Stop()]),
+                "streamer": Streamer(),
+                "pad_token_id": tokenizer.pad_token_id
+                if tokenizer.pad_token_id is not None
+                else (eos_ids[0] if eos_ids else 0),
+            }
+            if params.sampling:
+                kwargs["temperature"] = params.temperature or 1.0
+                kwargs["top_k"] = params.top_k or 0
+                kwargs["top_p"] = params.top_p or 1.0
+                if params.typical_p:
+                    kwargs["typical_p"] = params.typical_p
+            else:  # silence generation_config sampling defaults
+                kwargs.update(temperature=None, top_k=None, top_p=None)
+            if params.repetition_penalty:
+                kwargs["repetition_penalty"] = params.repetition_penalty
+            seed = params.seed
+            if params.sampling:
+                if seed is None:
+                    seed = int(torch.seed() % (2**63))
+                torch.manual_seed(seed)
+            input_ids = torch.tensor([ids], dtype=torch.long)
+            with torch.inference_mode():
+                model.generate(
+                    input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **kwargs
+                )
+            generated = [t.id for t in tokens]
+            if stopped["stop"]:
+                finish = "stop_sequence"
+            elif generated and generated[-1] in eos_ids:
+                finish = "eos_token"
+            else:
+                finish = "length"
+            text = tokenizer.decode(generated, skip_special_tokens=True)
+            prefill = [(i, tokenizer.decode([i])) for i in ids]
+            return GenerationResult(text, tokens, finish, len(ids), prefill, seed)
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        tokenizer = self.require().tokenizer
+        if not getattr(tokenizer, "chat_template", None):
+            raise GenerationValidationError("the served model has no chat template")
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def _eos_ids(model, tokenizer) -> list[int]:
+    value = getattr(model.generation_config, "eos_token_id", None)
+    if value is None:
+        value = tokenizer.eos_token_id
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [int(value)]
