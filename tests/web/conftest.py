@@ -1,0 +1,51 @@
+"""The web page served for real on 127.0.0.1, with settings pointing at temp copies."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from tests.serving.conftest import serve
+from twin_serving.web.settings import WebSettings, get_web_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def closed_port() -> int:
+    """A 127.0.0.1 port nothing listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def profile_dir(tmp_path: Path) -> Path:
+    """twin.yaml and the samples it reads, copied so tests may rewrite them."""
+    shutil.copy(REPO / "twin.yaml", tmp_path / "twin.yaml")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    return tmp_path
+
+
+def web_app(settings: WebSettings) -> FastAPI:
+    from twin_serving.web import router
+
+    app = FastAPI()
+    app.include_router(router)
+    app.dependency_overrides[get_web_settings] = lambda: settings
+    return app
+
+
+@pytest.fixture
+def serve_web() -> Callable[..., contextmanager]:
+    @contextmanager
+    def start(settings: WebSettings) -> Iterator[str]:
+        with serve(web_app(settings), ready_path="/web/static/style.css") as url:
+            yield url
+
+    return start
