@@ -3,9 +3,12 @@
 import subprocess
 import sys
 
-EXPECTED_ASSETS: set[str] = set()
-EXPECTED_JOBS: set[str] = set()
-EXPECTED_SCHEDULES: set[str] = set()
+EXPECTED_ASSETS: set[str] = {
+    "linkedin_posts", "medium_articles", "substack_posts", "github_repositories", "custom_articles",
+    "raw_documents",
+}
+EXPECTED_JOBS: set[str] = {"collection_job"}
+EXPECTED_SCHEDULES: set[str] = {"collection_schedule"}
 EXPECTED_SENSORS: set[str] = set()
 
 

@@ -17,6 +17,8 @@ from twin_core.commands import CommandError
 COMMANDS = [
     "demo",
     "dev",
+    "crawl",
+    "collect",
 ]
 
 

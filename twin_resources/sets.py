@@ -11,13 +11,17 @@ from typing import Any
 from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
 
+from twin_resources.http import CrawlerHttpResource
 from twin_resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
+from twin_resources.profiles import ProfilesResource
 from twin_resources.settings import TwinSettings
 
 
 def local_resources(settings: TwinSettings) -> dict[str, Any]:
     return {
         "object_store": LocalObjectStoreResource(root=str(settings.store_root)),
+        "profiles": ProfilesResource(path=str(settings.profiles.resolve())),
+        "http": CrawlerHttpResource(),
     }
 
 
@@ -28,6 +32,9 @@ def prod_resources(settings: TwinSettings) -> dict[str, Any]:
             bucket=EnvVar("TWIN_S3_BUCKET"),
             prefix=EnvVar("TWIN_S3_PREFIX"),
         ),
+        "profiles": ProfilesResource(path=EnvVar("TWIN_PROFILES")),
+        # Set GITHUB_TOKEN (it may be empty) to raise GitHub's API rate limit.
+        "http": CrawlerHttpResource(github_token=EnvVar("GITHUB_TOKEN")),
     }
 
 

@@ -20,6 +20,7 @@ class TwinSettings(BaseSettings):
     env: Literal["local", "prod"] = Field("local", description="Which resource set to use.")
     home: Path = Field(Path(".data"), description="Local data root (warehouse, registry, Milvus).")
     profiles: Path = Field(Path("twin.yaml"), description="The authors and their sources.")
+    collection_cron: str = Field("0 6 * * *", description="When the daily collection runs (cron).")
 
     # Object storage (prod)
     s3_bucket: str = Field("", description="Bucket holding warehouse, datasets and models.")

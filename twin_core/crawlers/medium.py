@@ -1,0 +1,127 @@
+"""Medium: RSS feed first (full ``content:encoded``), account export, then article pages.
+
+Article pages come in three markup generations: 2015-17 semantic ``graf`` classes inside
+``postArticle-content``; 2019-21 hashed atomic classes (so we select by structure: body blocks
+carry Medium's short ``id``s, page chrome does not); 2022+ ``pw-post-title`` and
+``pw-post-body-paragraph``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twin_core.crawlers import feeds
+from twin_core.crawlers import html as h
+from twin_core.crawlers.common import CrawlReport, ExportArchive, iso_date
+from twin_core.documents import Document
+from twin_core.http_fetch import HttpFetcher
+
+# Labels Medium puts between or above paragraphs; never the author's words.
+LABELS = frozenset({"Top highlight", "Member-only story", "--", "Listen", "Share", "Follow", "·"})
+STRUCTURAL = "h1[id],h2[id],h3[id],h4[id],p[id],pre[id],blockquote[id],li[id],.pw-post-body-paragraph"
+
+
+def _body_text(root, title: str | None) -> str:
+    h.remove(root, h.CHROME)
+    h.break_lines(root)
+    parts = h.blocks(root, skip_texts=LABELS)
+    if parts and title and parts[0] == title:
+        parts = parts[1:]
+    return h.join_blocks(parts)
+
+
+def extract_article(html: str, url: str, *, author: str | None = None) -> Document:
+    tree = h.parse(html)
+    article = h.ld_article(tree)
+    legacy = tree.css_first(".postArticle-content")
+    if legacy is not None:
+        generation = "2015"
+        title = h.text_of(legacy, ".graf--title") or h.page_title(tree, article)
+        for figure in legacy.css("figure"):
+            figure.decompose()
+        h.break_lines(legacy)
+        nodes = legacy.css(".graf")
+        parts = h.blocks(legacy, nodes=nodes, skip_texts=LABELS)
+        if parts and parts[0] == title:
+            parts = parts[1:]
+        text = h.join_blocks(parts)
+    else:
+        root = tree.css_first("article") or tree.body
+        if root is None:
+            raise h.ExtractionError("page has no body")
+        generation = "2022" if root.css_first(".pw-post-body-paragraph, .pw-post-title") is not None else "2019"
+        heading = root.css_first(".pw-post-title, h1[data-testid=storyTitle]") or root.css_first("h1")
+        title = h.clean_inline(heading.text(separator="")) if heading is not None else None
+        title = title or h.page_title(tree, article)
+        h.remove(root, h.CHROME)
+        h.break_lines(root)
+        parts = h.blocks(root, nodes=root.css(STRUCTURAL), skip_texts=LABELS)
+        if parts and parts[0] == title:
+            parts = parts[1:]
+        text = h.join_blocks(parts)
+    if not text:
+        raise h.ExtractionError("no Medium article text found")
+    member_only = "Member-only story" in html
+    return Document.create(
+        platform="medium", category="article",
+        author=author or h.ld_author(article) or h.meta(tree, "author") or "unknown",
+        url=h.meta(tree, "og:url") or url, title=title or "", content=text,
+        published_at=iso_date(h.published(tree, article)),
+        extra={"source": "page", "markup": generation, **({"member_only": True} if member_only else {})},
+    )
+
+
+def feed_documents(xml: str | bytes, *, author: str) -> CrawlReport:
+    return feeds.feed_documents(xml, platform="medium", author=author)
+
+
+def crawl_feed(feed_url: str, client: HttpFetcher, *, author: str) -> CrawlReport:
+    report = CrawlReport()
+    try:
+        report.extend(feed_documents(client.get(feed_url).content, author=author))
+    except ValueError as error:  # FetchError is not a ValueError; it propagates to the caller
+        report.fail(feed_url, error)
+    return report
+
+
+def parse_export_post(html: str, author: str) -> Document | None:
+    """One ``posts/*.html`` file of Medium's export; ``None`` for drafts (never published)."""
+    tree = h.parse(html)
+    time_node = tree.css_first("time.dt-published")
+    link = tree.css_first("a.p-canonical")
+    if time_node is None or link is None:
+        return None
+    title = h.text_of(tree, "h1.p-name") or h.text_of(tree, "title") or ""
+    body = tree.css_first('section[data-field="body"]')
+    if body is None:
+        raise h.ExtractionError("export post has no body section")
+    text = _body_text(body, title)
+    if not text:
+        raise h.ExtractionError("export post is empty")
+    return Document.create(
+        platform="medium", category="article", author=author, url=link.attributes.get("href") or "",
+        title=title, content=text, published_at=iso_date(time_node.attributes.get("datetime")),
+        extra={"source": "export"},
+    )
+
+
+def import_export(path: Path, author: str) -> CrawlReport:
+    report = CrawlReport()
+    with ExportArchive(path) as archive:
+        posts = archive.find(lambda p: p.suffix == ".html" and "posts" in p.parts[:-1] and not p.name.startswith("draft_"))
+        if not posts:
+            report.fail(str(path), "no posts/*.html found; is this a Medium export?")
+        for name in posts:
+            try:
+                document = parse_export_post(archive.read_text(name), author)
+            except ValueError as error:
+                report.fail(f"{path.name}/{name}", error)
+                continue
+            if document is not None:
+                report.documents.append(document)
+    return report
+
+
+def crawl_article(url: str, client: HttpFetcher, *, author: str | None = None) -> Document:
+    result = client.get(url)
+    return extract_article(result.text, result.url, author=author)
