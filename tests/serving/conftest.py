@@ -42,3 +42,86 @@ def serve(app, ready_path: str = "/health", timeout: float = 60.0) -> Iterator[s
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+class Recorder:
+    """What a loopback HTTP receiver was sent: (path, headers, body) per request."""
+
+    def __init__(self):
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.lock = threading.Lock()
+
+    def bodies(self, path_part: str) -> list[bytes]:
+        with self.lock:
+            return [body for path, _, body in self.requests if path_part in path]
+
+    def json(self, path_part: str) -> list:
+        import json
+
+        return [json.loads(b) for b in self.bodies(path_part)]
+
+
+@contextlib.contextmanager
+def loopback_receiver() -> Iterator[tuple[str, Recorder]]:
+    """An HTTP server on 127.0.0.1 that answers 200 {} to every POST and records it."""
+    import gzip
+    import http.server
+
+    recorder = Recorder()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            with recorder.lock:
+                recorder.requests.append((self.path, dict(self.headers), body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_PUT = do_POST  # noqa: N815
+
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", recorder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def decode_spans(bodies: list[bytes]) -> list[dict]:
+    """OTLP protobuf export requests -> spans as dicts (name, ids, attributes)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    spans = []
+    for body in bodies:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    attributes = {}
+                    for kv in span.attributes:
+                        value = kv.value
+                        kind = value.WhichOneof("value")
+                        attributes[kv.key] = getattr(value, kind) if kind else None
+                    spans.append({
+                        "name": span.name, "trace_id": span.trace_id.hex(),
+                        "span_id": span.span_id.hex(), "parent_id": span.parent_span_id.hex(),
+                        "attributes": attributes,
+                    })
+    return spans

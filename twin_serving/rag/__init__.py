@@ -1,0 +1,1 @@
+"""The RAG pipeline as plain functions: self-query, expansion, retrieval, rerank, prompt."""

@@ -1,0 +1,1 @@
+"""API routers; ``twin_serving.app.create_app`` mounts them."""

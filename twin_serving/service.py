@@ -1,0 +1,364 @@
+"""The twin's answer to one request: RAG steps, then generation, traced and monitored.
+
+``prepare`` runs everything before generation (so a 503/422 is known before a stream starts);
+``complete`` and ``stream`` generate. Each step is a plain function from ``twin_serving.rag``;
+this module only sequences them, times them and records them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from twin_serving.generation import Completion, GenerationUnavailable, Generator, sampling_kwargs
+from twin_serving.links import fetch_links
+from twin_serving.monitoring import Monitor, RequestRecord, request_scores
+from twin_serving.rag import expansion, self_query
+from twin_serving.rag.prompt import BuiltPrompt, SourceText, build_prompt, render_chat
+from twin_serving.rag.rerank import cross_encoder_rerank, mmr
+from twin_serving.rag.retrieval import Hit
+from twin_serving.retriever import Retriever
+from twin_serving.schemas import Source
+from twin_serving.settings import ServingSettings
+from twin_serving.tracing import RequestTrace
+
+log = logging.getLogger(__name__)
+
+
+class BudgetExceeded(ValueError):
+    """The request does not fit the model's context (a 422)."""
+
+
+@dataclass
+class TwinRequest:
+    question: str
+    links: list[str] = field(default_factory=list)
+    platform: str | None = None
+    author: str | None = None
+    max_new_tokens: int = 256
+    temperature: float = 0.7
+    history: list[dict[str, str]] = field(default_factory=list)
+    session_id: str | None = None
+    user_id: str | None = None
+
+
+@dataclass
+class Prepared:
+    request: TwinRequest
+    trace: RequestTrace
+    started: float
+    prompt_text: str
+    built: BuiltPrompt
+    sources: list[Source]
+    hits: int
+    warnings: list[str]
+    model_version: str
+
+
+@dataclass
+class Answer:
+    text: str
+    sources: list[Source]
+    model_version: str
+    trace_id: str
+    warnings: list[str]
+    completion: Completion
+
+
+class TokenCounter:
+    """Token counts with the served model's tokenizer (an estimate when none is available)."""
+
+    def __init__(self, tokenizer=None):
+        self.tokenizer = tokenizer
+
+    def text(self, text: str) -> int:
+        if self.tokenizer is None:
+            return len(text) // 3 + 1
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        return render_chat(self.tokenizer, messages)
+
+    def prompt(self, messages: list[dict[str, str]]) -> int:
+        return self.text(self.render(messages))
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+class TwinService:
+    def __init__(
+        self,
+        settings: ServingSettings,
+        *,
+        retriever: Retriever,
+        generator: Generator,
+        counter: TokenCounter,
+        langfuse=None,
+        monitor: Monitor | None = None,
+        url_guard: Callable[[str], None],
+        known_authors: Sequence[str] = (),
+        query_generator: Generator | None = None,
+        reranker=None,
+    ):
+        self.settings = settings
+        self.retriever = retriever
+        self.generator = generator
+        self.counter = counter
+        self.langfuse = langfuse
+        self.monitor = monitor or Monitor(settings.alert_rules)
+        self.url_guard = url_guard
+        self.known_authors = list(known_authors)
+        self.query_generator = query_generator
+        self.reranker = reranker
+        self._info: dict[str, Any] | None = None
+        self._info_at = 0.0
+
+    # -- the served model ---------------------------------------------------------------------
+    async def model_info(self) -> dict[str, Any]:
+        """TGI's /info, cached briefly (it changes only when the production model moves)."""
+        if self._info is None or time.monotonic() - self._info_at > 30:
+            self._info = await self.generator.info()
+            self._info_at = time.monotonic()
+        return self._info
+
+    @staticmethod
+    def model_version(info: dict[str, Any]) -> str:
+        return str(info.get("model_version") or info.get("model_sha") or info.get("model_id") or "")
+
+    def budget(self, info: dict[str, Any], max_new_tokens: int) -> int:
+        limits = [int(v) for v in (self.settings.max_input_tokens,
+                                   info.get("max_input_tokens") or info.get("max_input_length"))
+                  if v]
+        if info.get("max_total_tokens"):
+            limits.append(int(info["max_total_tokens"]) - max_new_tokens)
+        budget = min(limits) if limits else 2048
+        if budget <= 0:
+            raise BudgetExceeded(
+                f"max_new_tokens={max_new_tokens} leaves no room for the prompt "
+                f"(the model takes {info.get('max_total_tokens')} tokens in all)"
+            )
+        return budget
+
+    # -- steps ----------------------------------------------------------------------------------
+    async def _llm(self, prompt: str, max_new_tokens: int) -> str | None:
+        if self.query_generator is None:
+            return None
+        try:
+            text = self.counter.render([{"role": "user", "content": prompt}])
+            return (await self.query_generator.generate(text, max_new_tokens=max_new_tokens)).text
+        except Exception as error:  # the rule-based default still answers
+            log.warning("query generator failed, using rules: %s", error)
+            return None
+
+    async def filters(self, request: TwinRequest, trace: RequestTrace) -> self_query.QueryFilters:
+        explicit = self_query.QueryFilters(author=request.author)
+        with trace.step("self-query", input=request.question) as step:
+            found = None
+            raw = await self._llm(self_query.LLM_PROMPT.format(
+                authors=", ".join(self.known_authors) or "unknown", prompt=request.question), 64)
+            if raw is not None:
+                found = self_query.parse_llm_filters(raw, self.known_authors)
+            method = "llm" if found is not None else "rules"
+            if found is None:
+                found = self_query.extract_filters(request.question, self.known_authors)
+            filters = self_query.merge(explicit, found)
+            step.update(output=filters.as_dict(), metadata={"method": method})
+        return filters
+
+    async def variants(self, request: TwinRequest, trace: RequestTrace) -> list[str]:
+        n = self.settings.query_variants
+        with trace.step("query-expansion", input=request.question) as step:
+            queries = None
+            if n > 1:
+                raw = await self._llm(expansion.LLM_PROMPT.format(count=n - 1, query=request.question), 96)
+                if raw is not None:
+                    queries = expansion.parse_llm_variants(raw, request.question, n)
+            method = "llm" if queries else "rules"
+            queries = queries or expansion.expand(request.question, n)
+            step.update(output=queries, metadata={"method": method})
+        return queries
+
+    async def retrieve(self, queries: list[str], filters, trace: RequestTrace):
+        expr = filters.expression()
+        with trace.step("retrieval", as_type="retriever",
+                        input={"queries": queries, "filter": expr}) as step:
+            result = await asyncio.to_thread(
+                self.retriever.search, queries, self.settings.per_query_k, expr
+            )
+            step.update(
+                output=[{"id": h.id, "url": h.url, "score": round(h.score, 4)} for h in result.hits],
+                metadata={"per_query_hits": result.per_query_counts,
+                          "embedding_model": self.retriever.embedding_model},
+            )
+        return result
+
+    async def rerank(self, question: str, retrieval, trace: RequestTrace) -> list[Hit]:
+        k = self.settings.top_k
+        hits = retrieval.hits
+        method = "cross-encoder" if self.reranker is not None else "mmr"
+        with trace.step("rerank", input={"candidates": len(hits), "method": method}) as step:
+            if not hits:
+                chosen: list[Hit] = []
+            elif self.reranker is not None:
+                chosen = await asyncio.to_thread(cross_encoder_rerank, self.reranker, question, hits, k)
+            else:
+                vectors = await asyncio.to_thread(self.retriever.vectors_for, hits)
+                chosen = mmr(hits, retrieval.query_vectors[0], vectors, k, self.settings.mmr_lambda)
+            step.update(output=[{"id": h.id, "score": round(h.score, 4)} for h in chosen])
+        return chosen
+
+    async def links(self, request: TwinRequest, trace: RequestTrace):
+        with trace.step("links", input=request.links) as step:
+            fetched = await fetch_links(
+                request.links, self.url_guard, author=request.author,
+                max_bytes=self.settings.link_max_bytes, timeout_s=self.settings.link_timeout_s,
+                max_redirects=self.settings.link_max_redirects,
+            )
+            step.update(output=[s.url for s in fetched.sources], metadata={"warnings": fetched.warnings})
+        return fetched
+
+    # -- the request ----------------------------------------------------------------------------
+    def start_trace(self, name: str, request: TwinRequest) -> RequestTrace:
+        metadata = {"embedding_model": self.retriever.embedding_model or "unknown"}
+        if self._info:
+            metadata["model_version"] = self.model_version(self._info)
+        return RequestTrace(
+            self.langfuse, name,
+            input={"prompt": request.question, "links": request.links, "platform": request.platform},
+            user_id=request.user_id, session_id=request.session_id, metadata=metadata,
+        )
+
+    async def prepare(self, request: TwinRequest, trace: RequestTrace) -> Prepared:
+        started = time.perf_counter()
+        info = await self.model_info()
+        budget = self.budget(info, request.max_new_tokens)
+        links_task = asyncio.create_task(self.links(request, trace)) if request.links else None
+        try:
+            filters = await self.filters(request, trace)
+            queries = await self.variants(request, trace)
+            retrieval = await self.retrieve(queries, filters, trace)
+            chosen = await self.rerank(request.question, retrieval, trace)
+            fetched = await links_task if links_task else None
+        except BaseException:
+            if links_task:
+                links_task.cancel()
+            raise
+        link_sources = fetched.sources if fetched else []
+        past = [SourceText("past", h.url, h.title, h.text) for h in chosen]
+        author = request.author or filters.author or (
+            self.known_authors[0] if len(self.known_authors) == 1 else None)
+        with trace.step("prompt", input={"sources": len(link_sources) + len(past),
+                                         "budget": budget}) as step:
+            try:
+                built = build_prompt(
+                    request.question, [*link_sources, *past],
+                    count_prompt=self.counter.prompt, count_text=self.counter.text,
+                    budget=budget, author=author, platform=request.platform,
+                    history=request.history,
+                )
+            except ValueError as error:
+                raise BudgetExceeded(str(error)) from error
+            step.update(output={"tokens": built.tokens, "used": len(built.used), "dropped": built.dropped})
+        scores = {id(s): h.score for s, h in zip(past, chosen, strict=True)}
+        sources = [
+            Source(kind=s.kind, url=s.url, title=s.title,
+                   score=round(scores.get(id(s), 1.0), 4), snippet=_snippet(s.text))
+            for s in built.used
+        ]
+        return Prepared(
+            request, trace, started, self.counter.render(built.messages), built, sources,
+            hits=len(retrieval.hits), warnings=fetched.warnings if fetched else [],
+            model_version=self.model_version(info),
+        )
+
+    def _generation_fields(self, prepared: Prepared) -> dict[str, Any]:
+        r = prepared.request
+        return {
+            "model": prepared.model_version,
+            "model_parameters": {"max_new_tokens": r.max_new_tokens, "temperature": r.temperature},
+            "input": prepared.built.messages,
+        }
+
+    async def complete(self, prepared: Prepared) -> Answer:
+        r = prepared.request
+        with prepared.trace.step("generation", as_type="generation",
+                                 **self._generation_fields(prepared)) as step:
+            completion = await self.generator.generate(
+                prepared.prompt_text, **sampling_kwargs(r.max_new_tokens, r.temperature))
+            step.update(output=completion.text, usage_details={
+                "input": prepared.built.tokens, "output": completion.generated_tokens})
+        return self.finish(prepared, completion)
+
+    async def stream(self, prepared: Prepared) -> AsyncIterator[str | Answer]:
+        """Text pieces as they come, then the ``Answer``."""
+        r = prepared.request
+        step = prepared.trace.start("generation", as_type="generation",
+                                    **self._generation_fields(prepared))
+        final: Completion | None = None
+        pieces: list[str] = []
+        first_token_at = None
+        try:
+            async for piece in self.generator.stream(
+                prepared.prompt_text, **sampling_kwargs(r.max_new_tokens, r.temperature)
+            ):
+                if piece.text:
+                    if first_token_at is None:
+                        from datetime import UTC, datetime
+
+                        first_token_at = datetime.now(UTC)
+                        step.update(completion_start_time=first_token_at)
+                    pieces.append(piece.text)
+                    yield piece.text
+                if piece.final is not None:
+                    final = piece.final
+            if final is None:
+                raise GenerationUnavailable("the generation stream ended without its final event")
+            step.update(output=final.text, usage_details={
+                "input": prepared.built.tokens, "output": final.generated_tokens})
+        except BaseException as error:
+            step.update(level="ERROR", status_message=f"{type(error).__name__}: {error}"[:500])
+            raise
+        finally:
+            step.end()
+        yield self.finish(prepared, final)
+
+    def finish(self, prepared: Prepared, completion: Completion) -> Answer:
+        text = completion.text.strip()
+        record = RequestRecord(
+            latency_s=time.perf_counter() - prepared.started, hits=prepared.hits,
+            answer_chars=len(text), prompt_tokens=prepared.built.tokens,
+            completion_tokens=completion.generated_tokens, trace_id=prepared.trace.trace_id,
+        )
+        self.observe(prepared.trace, record)
+        answer = Answer(text, prepared.sources, prepared.model_version, prepared.trace.trace_id,
+                        prepared.warnings, completion)
+        prepared.trace.finish(output={"text": text, "sources": [s.url for s in answer.sources]})
+        return answer
+
+    def fail(self, trace: RequestTrace, started: float, error: BaseException) -> None:
+        """Record a request that failed on our side or a dependency's (not bad input)."""
+        self.observe(trace, RequestRecord(latency_s=time.perf_counter() - started, error=True,
+                                          trace_id=trace.trace_id))
+        trace.finish(error=f"{type(error).__name__}: {error}")
+
+    def observe(self, trace: RequestTrace, record: RequestRecord) -> None:
+        if not record.error:
+            for name, value in request_scores(record).items():
+                trace.score(name, value)
+        try:
+            self.monitor.record(record)
+        except Exception:
+            log.exception("monitoring failed")
+
+
+def _snippet(text: str, chars: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
