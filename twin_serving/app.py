@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from fastapi import Depends, FastAPI
 
-from twin_serving import errors
+from twin_serving import errors, web
 from twin_serving.deps import require_api_key
 from twin_serving.generation import Generator
 from twin_serving.monitoring import Monitor
@@ -107,4 +107,6 @@ def create_app(
     protected = [Depends(require_api_key)]
     app.include_router(generate.router, dependencies=protected)
     app.include_router(chat.router, dependencies=protected)
+    # The page has its own login (a session cookie for the same key) and CSRF checks.
+    app.include_router(web.router)
     return app

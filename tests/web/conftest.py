@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.serving.conftest import serve
+from twin_serving.settings import ServingSettings
 from twin_serving.web.settings import WebSettings, get_web_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,11 +33,11 @@ def profile_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def web_app(settings: WebSettings) -> FastAPI:
-    from twin_serving.web import router
+def web_app(settings: WebSettings, serving: ServingSettings | None = None, **parts) -> FastAPI:
+    """The product's API app (the page included), pointed at the given settings."""
+    from twin_serving.app import create_app
 
-    app = FastAPI()
-    app.include_router(router)
+    app = create_app(serving or ServingSettings(), **{"authors": [], **parts})
     app.dependency_overrides[get_web_settings] = lambda: settings
     return app
 
@@ -44,8 +45,8 @@ def web_app(settings: WebSettings) -> FastAPI:
 @pytest.fixture
 def serve_web() -> Callable[..., contextmanager]:
     @contextmanager
-    def start(settings: WebSettings) -> Iterator[str]:
-        with serve(web_app(settings), ready_path="/web/static/style.css") as url:
+    def start(settings: WebSettings, serving: ServingSettings | None = None, **parts) -> Iterator[str]:
+        with serve(web_app(settings, serving, **parts)) as url:
             yield url
 
     return start

@@ -44,7 +44,7 @@ def test_counts_sum_sources_until_the_summary_lands():
     sources = [_materialization("medium_articles", new=2, failed=1),
                _materialization("linkedin_posts", new=3, changed=1)]
     assert collection_counts(sources) == {"new": 5, "changed": 1, "failed": 1}
-    summary = _materialization("raw_documents", new=4, changed=1, failed=0)
-    assert collection_counts([*sources, summary]) == {"new": 4, "changed": 1, "failed": 0}
+    summary = _materialization("raw_documents", new=4, changed=0, documents=9)
+    assert collection_counts([*sources, summary]) == {"new": 4, "changed": 0, "failed": 1, "documents": 9}
     with pytest.raises(ValueError):
         CollectionLauncher("localhost:3000", "llm_twin", "__repository__", "collection_job")

@@ -10,6 +10,7 @@ import httpx
 import yaml
 
 from tests.web.conftest import closed_port
+from twin_serving.settings import ServingSettings
 from twin_serving.web.settings import WebSettings
 
 KEY = "correct horse battery staple"
@@ -20,12 +21,12 @@ def _csrf(html: str) -> str:
 
 
 def test_key_protects_page_and_api_without_reaching_the_browser(serve_web, profile_dir):
-    settings = WebSettings(profiles=profile_dir / "twin.yaml", api_key=KEY,
+    settings = WebSettings(profiles=profile_dir / "twin.yaml",
                            dagster_url=f"http://127.0.0.1:{closed_port()}")
-    with serve_web(settings) as url, httpx.Client(base_url=url) as client:
+    with serve_web(settings, ServingSettings(api_key=KEY)) as url, httpx.Client(base_url=url) as client:
         assert client.get("/web").headers["location"].endswith("/web/login")
         denied = client.get("/web/api/profiles")
-        assert denied.status_code == 401 and "Log in" in denied.json()["detail"]
+        assert denied.status_code == 401 and "Log in" in denied.json()["error"]
 
         login = client.get("/web/login")
         token = _csrf(login.text)
@@ -41,6 +42,13 @@ def test_key_protects_page_and_api_without_reaching_the_browser(serve_web, profi
         assert page.status_code == 200 and KEY not in page.text and KEY not in str(page.url)
         assert "script-src 'self'" in page.headers["content-security-policy"]
         assert client.get("/web/api/profiles").json()["authors"][0]["name"] == "Tamsin Vale"
+
+        ask = {"prompt": " ", "platform": "linkedin"}
+        assert client.post("/web/api/ask", json=ask).status_code == 403
+        invalid = client.post("/web/api/ask", json=ask, headers={"X-CSRF-Token": _csrf(page.text)})
+        assert invalid.status_code == 422 and invalid.json()["detail"][0]["loc"] == ["body", "prompt"]
+        # The session opens the page's routes, not the API's: /v1 still wants the key.
+        assert client.post("/v1/generate", json={"prompt": "hi"}).status_code == 401
 
         # A forged session (right shape, wrong signature) is refused.
         forged = httpx.Client(base_url=url, cookies={"twin_session": "9999999999.abc.def"})
@@ -60,7 +68,7 @@ def test_changes_need_the_csrf_token_and_this_origin(serve_web, profile_dir):
         assert wrong.status_code == 403
         cross = client.put("/web/api/profiles", json=body,
                            headers={"X-CSRF-Token": token, "Origin": "https://evil.example"})
-        assert cross.status_code == 403 and "Cross-site" in cross.json()["detail"]
+        assert cross.status_code == 403 and "Cross-site" in cross.json()["error"]
         assert (profile_dir / "twin.yaml").read_bytes() == before
 
         body["authors"][0]["web"] = {"articles": ["https://example.com/new-post"]}
@@ -102,7 +110,7 @@ def test_unreachable_dagster_is_a_clear_503(serve_web, profile_dir):
         headers = {"X-CSRF-Token": _csrf(client.get("/web").text)}
         launched = client.post("/web/api/collection", headers=headers)
         assert launched.status_code == 503
-        assert f"Dagster is not reachable at http://127.0.0.1:{port}" in launched.json()["detail"]
+        assert f"Dagster is not reachable at http://127.0.0.1:{port}" in launched.json()["error"]
         assert client.get("/web/api/collection/0b0ea334-dfb7").status_code == 503
 
         status = client.get("/web/api/status").json()

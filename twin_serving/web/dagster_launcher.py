@@ -16,8 +16,9 @@ from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 from gql.transport.exceptions import TransportConnectionFailed, TransportServerError
 
 # Metadata labels on collection materializations that the page shows as counts, in this order.
-COUNT_LABELS = ("new", "changed", "unchanged", "deleted", "failed", "total")
-# The asset whose metadata is the run's summary; per-source assets are summed until it lands.
+COUNT_LABELS = ("new", "changed", "unchanged", "removed", "failed", "documents")
+# The asset whose metadata is the run's summary; per-source assets are summed for what it lacks
+# (all of it, until it lands).
 SUMMARY_ASSET = "raw_documents"
 TERMINAL_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 
@@ -112,9 +113,9 @@ def _iso(timestamp: float | None) -> str | None:
 
 
 def collection_counts(materializations: list[dict]) -> dict[str, int]:
-    """Counts from the run's materializations: the summary asset's once it exists, else the
+    """Counts from the run's materializations: the summary asset's where it has them, else the
     running sum over the per-source assets materialized so far."""
-    summary: dict[str, int] | None = None
+    summary: dict[str, int] = {}
     totals: dict[str, int] = {}
     for event in materializations:
         values = {
@@ -128,7 +129,7 @@ def collection_counts(materializations: list[dict]) -> dict[str, int]:
         else:
             for label, value in values.items():
                 totals[label] = totals.get(label, 0) + value
-    chosen = summary if summary is not None else totals
+    chosen = {**totals, **summary}
     return {label: chosen[label] for label in COUNT_LABELS if label in chosen}
 
 

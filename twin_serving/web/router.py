@@ -19,6 +19,9 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.templating import Jinja2Templates
 
 from twin_core.profiles import PLATFORM_KEYS, ProfileError, load_profiles
+from twin_serving.deps import Service
+from twin_serving.routers import generate
+from twin_serving.schemas import GenerateRequest
 from twin_serving.web import security
 from twin_serving.web.dagster_launcher import CollectionLauncher, DagsterUnavailable
 from twin_serving.web.profile_form import (
@@ -53,15 +56,21 @@ Settings = Annotated[WebSettings, Depends(get_web_settings)]
 router = APIRouter(prefix="/web", tags=["web page"], include_in_schema=False)
 
 
-def _logged_in(request: Request, settings: WebSettings) -> bool:
-    key = settings.key
+def api_key(request: Request) -> str | None:
+    """The API's own key (``TWIN_API_KEY`` in the app's settings): one key for API and page."""
+    secret = getattr(request.app.state.settings, "api_key", None)
+    return secret.get_secret_value() or None if secret is not None else None
+
+
+def _logged_in(request: Request) -> bool:
+    key = api_key(request)
     return key is None or security.session_is_valid(
         request.cookies.get(security.SESSION_COOKIE), key
     )
 
 
-def require_login(request: Request, settings: Settings) -> None:
-    if not _logged_in(request, settings):
+def require_login(request: Request) -> None:
+    if not _logged_in(request):
         raise HTTPException(401, "Log in with the API key first (the page at /web).")
 
 
@@ -85,8 +94,8 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
 
 
 @router.get("", response_class=HTMLResponse)
-def page(request: Request, settings: Settings) -> Response:
-    if not _logged_in(request, settings):
+def page(request: Request) -> Response:
+    if not _logged_in(request):
         return RedirectResponse(request.url_for("web_login"), status_code=303)
     return _page(
         request,
@@ -98,15 +107,15 @@ def page(request: Request, settings: Settings) -> Response:
                 ("substack", "Substack post"),
                 ("github", "GitHub README"),
             ],
-            "login_required": settings.key is not None,
+            "login_required": api_key(request) is not None,
             "form_fields": FORM_FIELDS,
         },
     )
 
 
 @router.get("/login", response_class=HTMLResponse, name="web_login")
-def login_page(request: Request, settings: Settings) -> Response:
-    if settings.key is None or _logged_in(request, settings):
+def login_page(request: Request) -> Response:
+    if api_key(request) is None or _logged_in(request):
         return RedirectResponse(request.url_for("page"), status_code=303)
     return _page(request, "login.html", {"error": None})
 
@@ -116,7 +125,7 @@ async def login(request: Request, settings: Settings) -> Response:
     # Parsed by hand: a two-field form does not justify a multipart dependency.
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     security.check_csrf(request, (form.get(security.CSRF_FIELD) or [None])[0])
-    key = settings.key
+    key = api_key(request)
     if key is None:
         return RedirectResponse(request.url_for("page"), status_code=303)
     given = (form.get("api_key") or [""])[0]
@@ -146,7 +155,7 @@ def static(name: str) -> Response:
 
 # -- profiles ------------------------------------------------------------------------------------
 def _field_errors(error: FieldErrors) -> JSONResponse:
-    return JSONResponse({"detail": "Some fields need fixing.", "errors": error.errors}, 422)
+    return JSONResponse({"error": "Some fields need fixing.", "errors": error.errors}, 422)
 
 
 @Api.get("/profiles")
@@ -200,7 +209,7 @@ Launcher = Annotated[CollectionLauncher, Depends(_launcher)]
 
 
 def _unavailable(error: DagsterUnavailable) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, 503)
+    return JSONResponse({"error": str(error), "dependency": "dagster"}, 503)
 
 
 @Api.post("/collection", dependencies=Changes)
@@ -237,6 +246,14 @@ def _progress_json(progress) -> dict[str, Any]:
         "started_at": progress.started_at,
         "ended_at": progress.ended_at,
     }
+
+
+# -- asking ----------------------------------------------------------------------------------------
+@Api.post("/ask", dependencies=Changes)
+async def ask(body: GenerateRequest, service: Service) -> Response:
+    """The API's own ``/v1/generate`` handler, streaming: same validation, RAG, tracing and
+    errors; only the credential differs (the session instead of the key)."""
+    return await generate.generate(body.model_copy(update={"stream": True}), service)
 
 
 # -- status ----------------------------------------------------------------------------------------

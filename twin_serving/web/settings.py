@@ -1,7 +1,7 @@
 """Settings the web page needs beyond the API's own: where Dagster is and what to launch.
 
-Names are shared with the rest of the product (``TWIN_PROFILES``, ``TWIN_API_KEY``), so the
-page edits the same ``twin.yaml`` the pipeline reads and asks for the same key as the API.
+``TWIN_PROFILES`` is the pipeline's own setting, so the page edits the ``twin.yaml`` runs read.
+The login key is the API's (``TWIN_API_KEY`` in the app's settings).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,14 +25,7 @@ class WebSettings(BaseSettings):
     dagster_repository: str = Field("__repository__", description="Repository inside it.")
     collection_job: str = Field("collection_job", description="The job the page launches.")
     dagster_timeout_s: int = Field(10, ge=1, le=300, description="Per GraphQL request.")
-    api_key: SecretStr | None = Field(
-        None, description="Same key as the API; when set the page asks for it once."
-    )
     session_hours: int = Field(12, ge=1, le=24 * 30, description="Lifetime of a page login.")
-
-    @property
-    def key(self) -> str | None:
-        return self.api_key.get_secret_value() if self.api_key else None
 
 
 @lru_cache(maxsize=1)

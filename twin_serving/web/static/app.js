@@ -33,15 +33,30 @@ async function api(path, options = {}) {
   return response;
 }
 
+// Error bodies are {"error": "...", "errors"?: {field: message}, "detail"?: [{loc, msg}]}.
+function bodyMessage(body, status) {
+  if (body && typeof body.error === "string") return body.error;
+  if (body && typeof body.detail === "string") return body.detail;
+  return `The server answered ${status}.`;
+}
+
 async function errorText(response) {
-  try {
-    const body = await response.json();
-    if (typeof body.detail === "string") return body.detail;
-    if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
-  } catch {
-    /* not JSON */
+  const body = await response.json().catch(() => null);
+  return bodyMessage(body, response.status);
+}
+
+// Request-validation details ({loc: ["body", "links", 0], msg}) keyed by field name.
+function validationErrors(body, fallbackKey) {
+  if (body && body.errors) return body.errors;
+  if (body && Array.isArray(body.detail)) {
+    const errors = {};
+    for (const item of body.detail) {
+      const key = (item.loc || []).filter((part) => part !== "body")[0] || fallbackKey;
+      errors[key] = errors[key] ? `${errors[key]} ${item.msg}` : item.msg;
+    }
+    return errors;
   }
-  return `The server answered ${response.status}.`;
+  return null;
 }
 
 function lines(text) {
@@ -180,9 +195,8 @@ async function saveProfiles(event) {
     });
     return;
   }
-  const body = await response.json().catch(() => ({}));
-  if (response.status === 422 && body.errors) showErrors(form, body.errors);
-  else showErrors(form, { form: typeof body.detail === "string" ? body.detail : `Not saved (${response.status}).` });
+  const body = await response.json().catch(() => null);
+  showErrors(form, (response.status === 422 && validationErrors(body, "form")) || { form: bodyMessage(body, response.status) });
   setMessage(message, "Not saved: see the marked fields.", "error");
 }
 
@@ -206,7 +220,7 @@ async function uploadExport(fieldset, input) {
   });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
-    slot.textContent = body.errors ? Object.values(body.errors).join(" ") : await errorText(response);
+    slot.textContent = body.errors ? Object.values(body.errors).join(" ") : bodyMessage(body, response.status);
     return;
   }
   const list = field.querySelector('textarea[data-kind="list"]');
@@ -363,15 +377,15 @@ async function ask(event) {
       json: { prompt, platform: $("#platform").value, links },
     });
     if (!response.ok) {
-      const body = await response.json().catch(() => ({}));
-      showErrors(form, body.errors || { ask: typeof body.detail === "string" ? body.detail : `The twin could not answer (${response.status}).` });
+      const body = await response.json().catch(() => null);
+      showErrors(form, (response.status === 422 && validationErrors(body, "form")) || { form: bodyMessage(body, response.status) });
       $("#answer-block").hidden = true;
       return;
     }
     for await (const message of readEvents(response)) {
       const data = JSON.parse(message.data);
       if (message.event === "token") answer.textContent += data.text;
-      else if (message.event === "error") showErrors(form, { ask: data.detail });
+      else if (message.event === "error") showErrors(form, { form: `The answer stopped: ${data.error}` });
       else if (message.event === "done") {
         answer.textContent = data.text;
         $("#answer-model").textContent = data.model_version || "unknown";
@@ -380,7 +394,7 @@ async function ask(event) {
       }
     }
   } catch (error) {
-    showErrors(form, { ask: `The answer was cut off: ${error.message}` });
+    showErrors(form, { form: `The answer was cut off: ${error.message}` });
   } finally {
     answer.setAttribute("aria-busy", "false");
     button.disabled = false;
