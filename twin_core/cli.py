@@ -19,6 +19,9 @@ COMMANDS = [
     "dev",
     "crawl",
     "collect",
+    "serve",
+    "serve_model",
+    "ask",
 ]
 
 
