@@ -4,4 +4,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.milvus",
     "tests.fixtures.tiny_model",
     "tests.fixtures.dagster_webserver",
+    "tests.fixtures.loopback",
 ]

@@ -158,6 +158,9 @@ def published(tree: LexborHTMLParser, article: dict[str, Any] | None = None) -> 
     value = meta(tree, "article:published_time", "datePublished", "date")
     if value:
         return value
+    node = tree.css_first('[itemprop="datePublished"]')
+    if node is not None and (value := node.attributes.get("content") or node.attributes.get("datetime")):
+        return value
     node = tree.css_first("time[datetime]")
     return node.attributes.get("datetime") if node is not None else None
 

@@ -18,7 +18,7 @@ from twin_core.http_fetch import HttpFetcher
 
 # Labels Medium puts between or above paragraphs; never the author's words.
 LABELS = frozenset({"Top highlight", "Member-only story", "--", "Listen", "Share", "Follow", "·"})
-STRUCTURAL = "h1[id],h2[id],h3[id],h4[id],p[id],pre[id],blockquote[id],li[id],.pw-post-body-paragraph"
+STRUCTURAL = "h1[id],h2[id],h3[id],h4[id],p[id],pre,blockquote[id],li[id],.pw-post-body-paragraph"
 
 
 def _body_text(root, title: str | None) -> str:

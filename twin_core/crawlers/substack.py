@@ -55,8 +55,9 @@ def extract_post(html: str, url: str, *, author: str | None = None) -> Document:
         generation = "2020"
     if body is None:
         raise h.ExtractionError("no Substack post body (div.body.markup)")
+    comment_areas = {node.mem_id for node in tree.css(COMMENT_AREAS)}
     truncated = any(
-        not _inside(node, COMMENT_AREAS) for node in tree.css(".paywall, [data-testid=paywall]")
+        not _inside(node, comment_areas) for node in tree.css(".paywall, [data-testid=paywall]")
     )
     text = _text(body)
     if not text:
@@ -73,10 +74,10 @@ def extract_post(html: str, url: str, *, author: str | None = None) -> Document:
     )
 
 
-def _inside(node, selector: str) -> bool:
+def _inside(node, ancestors: set[int]) -> bool:
     parent = node.parent
-    while parent is not None and parent.tag not in {"body", "html", None}:
-        if parent.css_matches(selector):
+    while parent is not None:
+        if parent.mem_id in ancestors:
             return True
         parent = parent.parent
     return False
