@@ -427,7 +427,9 @@ async function loadStatus() {
   if (!response.ok) return;
   const status = await response.json();
   const model = status.model;
-  $("#status-model").textContent = model.error ? `unknown (${model.error})` : [model.version || "none", model.note || ""].join(" ").trim();
+  $("#status-model").textContent = model.error
+    ? `unknown (${model.error})`
+    : [model.version, model.note].filter(Boolean).join(" · ") || "none";
   const metrics = Object.entries(model.metrics || {});
   $("#status-metrics").textContent = metrics.length
     ? metrics.map(([k, v]) => `${k} ${Number.isInteger(v) ? v : Number(v).toFixed(3)}`).join(" · ")
