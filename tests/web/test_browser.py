@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.web.conftest import REPO
+from tests.web.conftest import REPO, closed_port
 from twin_serving.settings import ServingSettings
 from twin_serving.web.settings import WebSettings
 
@@ -56,7 +56,9 @@ def test_edit_profile_collect_and_see_the_run(browser_page, serve_web, dagster_w
     page = browser_page
     profiles = dagster_webserver.profiles
     settings = WebSettings(profiles=profiles, dagster_url=dagster_webserver.url)
-    with serve_web(settings, ServingSettings(api_key=KEY)) as url:
+    # No model server yet: asking must say so next to the form (the answer path is the API's).
+    tgi_url = f"http://127.0.0.1:{closed_port()}"
+    with serve_web(settings, ServingSettings(api_key=KEY, tgi_url=tgi_url)) as url:
         # Log in: the key goes into a form once, never into the page or its address.
         page.goto(f"{url}/web")
         assert page.url.endswith("/web/login")
@@ -100,6 +102,17 @@ def test_edit_profile_collect_and_see_the_run(browser_page, serve_web, dagster_w
 
         # The status panel now knows the collection.
         page.locator("#status-collection", has_text=re.compile(r"\d")).wait_for()
+
+        # Ask: bad input is caught next to its field; a dependency that is down is named.
+        page.get_by_label("What should your twin write?").fill("Write a post about evaluation sets")
+        page.get_by_label("Links to new material").fill("javascript:alert(1)")
+        page.get_by_role("button", name="Write it").click()
+        assert "Not a web address" in page.locator("#links-error").text_content()
+        page.get_by_label("Links to new material").fill("")
+        page.get_by_role("button", name="Write it").click()
+        ask_error = page.locator('#ask-form [data-error-for="form"]')
+        ask_error.wait_for()
+        assert f"TGI at {tgi_url} is not reachable" in ask_error.text_content()
 
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=ARTIFACTS / "web-page-phone.png", full_page=True)
