@@ -36,7 +36,7 @@ def test_trace_nesting_and_attributes_reach_the_otlp_endpoint():
         trace.finish(output={"text": "hello"})
         close_langfuse(langfuse)
         spans = decode_spans(recorder.bodies("/api/public/otel/v1/traces"))
-        scores = recorder.bodies("/api/public/")
+        scores = [item for batch in recorder.json("/api/public/scores") for item in batch]
     by_name = {s["name"]: s for s in spans}
     assert set(by_name) == {"twin.generate", "retrieval", "generation"}
     root = by_name["twin.generate"]
@@ -53,7 +53,7 @@ def test_trace_nesting_and_attributes_reach_the_otlp_endpoint():
     assert generation["langfuse.observation.type"] == "generation"
     assert generation["langfuse.observation.model.name"] == "twin/v3"
     assert json.loads(generation["langfuse.observation.usage_details"]) == {"input": 12, "output": 3}
-    assert any(b"latency_s" in body for body in scores)
+    assert [(s["name"], s["value"], s["traceId"]) for s in scores] == [("latency_s", 0.25, trace.trace_id)]
 
 
 def test_without_keys_tracing_is_a_noop_with_a_trace_id():
