@@ -1,0 +1,29 @@
+output "cluster_name" {
+  description = "EKS cluster: aws eks update-kubeconfig --name <this>."
+  value       = module.cluster.cluster_name
+}
+
+output "data_bucket" {
+  description = "TWIN_S3_BUCKET."
+  value       = module.storage.bucket_names["data"]
+}
+
+output "app_secret_name" {
+  description = "Put the application secret's JSON value here (aws secretsmanager put-secret-value)."
+  value       = module.iam.app_secret_name
+}
+
+output "tgi_url" {
+  description = "TGI_URL inside the cluster."
+  value       = module.serving.tgi_url
+}
+
+output "dagster_webserver" {
+  description = "Dagster UI service (kubectl port-forward)."
+  value       = module.dagster.webserver_service
+}
+
+output "milvus_uri" {
+  description = "TWIN_MILVUS_URI."
+  value       = module.milvus.uri
+}

@@ -1,0 +1,8 @@
+# Bucket comes from backend.hcl (see backend.hcl.example), created by envs/bootstrap.
+terraform {
+  backend "s3" {
+    key          = "llm-twin/prod/terraform.tfstate"
+    encrypt      = true
+    use_lockfile = true
+  }
+}

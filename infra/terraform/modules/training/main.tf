@@ -1,0 +1,163 @@
+# How a DeepSpeed fine-tuning run leaves the Dagster run pod: the training asset (a CPU run pod,
+# tagged twin/compute=training) creates a Kubernetes Job from the template below in this
+# namespace, waits for it and reads the result from the model registry. The Job lands on a GPU
+# node (scaled up from zero by the cluster autoscaler) and runs
+#   torchrun --nproc-per-node <gpus> -m twin_core.training.run --config <file>
+# with DeepSpeed configured by the training config.
+
+locals {
+  labels = { "app.kubernetes.io/name" = "twin-training", "app.kubernetes.io/part-of" = "llm-twin" }
+
+  job_template = {
+    apiVersion = "batch/v1"
+    kind       = "Job"
+    metadata = {
+      generateName = "twin-training-"
+      namespace    = module.env.namespace
+      labels       = local.labels
+    }
+    spec = {
+      backoffLimit            = 0
+      activeDeadlineSeconds   = var.max_runtime_seconds
+      ttlSecondsAfterFinished = 86400
+      template = {
+        metadata = { labels = local.labels }
+        spec = {
+          restartPolicy                = "Never"
+          serviceAccountName           = kubernetes_service_account_v1.trainer.metadata[0].name
+          automountServiceAccountToken = false
+          nodeSelector                 = var.gpu_node_selector
+          tolerations                  = var.gpu_tolerations
+          securityContext = {
+            runAsNonRoot   = true
+            runAsUser      = 10001
+            runAsGroup     = 10001
+            fsGroup        = 10001
+            seccompProfile = { type = "RuntimeDefault" }
+          }
+          containers = [{
+            name    = "train"
+            image   = var.image
+            command = ["torchrun", "--nproc-per-node", tostring(var.gpus_per_job), "-m", "twin_core.training.run"]
+            # The launcher appends the run's config: ["--config", "<s3 or local path>"].
+            args    = []
+            envFrom = [
+              { configMapRef = { name = module.env.config_map_name } },
+              { secretRef = { name = module.env.secret_name } },
+            ]
+            env = [
+              { name = "NCCL_DEBUG", value = "WARN" },
+              { name = "HF_HOME", value = "/scratch/hf" },
+            ]
+            resources = {
+              requests = { cpu = var.cpu, memory = var.memory, "nvidia.com/gpu" = tostring(var.gpus_per_job) }
+              limits   = { cpu = var.cpu, memory = var.memory, "nvidia.com/gpu" = tostring(var.gpus_per_job) }
+            }
+            securityContext = {
+              allowPrivilegeEscalation = false
+              readOnlyRootFilesystem   = true
+              capabilities             = { drop = ["ALL"] }
+            }
+            volumeMounts = [
+              { name = "scratch", mountPath = "/scratch" },
+              { name = "tmp", mountPath = "/tmp" },
+              { name = "shm", mountPath = "/dev/shm" },
+            ]
+          }]
+          volumes = [
+            { name = "scratch", emptyDir = { sizeLimit = var.scratch_size } },
+            { name = "tmp", emptyDir = { sizeLimit = "10Gi" } },
+            # NCCL and DataLoader workers exchange tensors through /dev/shm.
+            { name = "shm", emptyDir = { medium = "Memory", sizeLimit = var.shm_size } },
+          ]
+        }
+      }
+    }
+  }
+}
+
+module "env" {
+  source            = "../app_env"
+  namespace         = var.namespace
+  config            = var.app_config
+  secret_store_name = var.secret_store_name
+  app_secret_name   = var.app_secret_name
+}
+
+resource "kubernetes_service_account_v1" "trainer" {
+  metadata {
+    name      = "trainer"
+    namespace = module.env.namespace
+  }
+}
+
+resource "aws_eks_pod_identity_association" "trainer" {
+  cluster_name    = var.cluster_name
+  namespace       = module.env.namespace
+  service_account = kubernetes_service_account_v1.trainer.metadata[0].name
+  role_arn        = var.role_arn
+}
+
+resource "kubernetes_config_map_v1" "job_template" {
+  metadata {
+    name      = "training-job"
+    namespace = module.env.namespace
+  }
+  data = {
+    "job.yaml" = yamlencode(local.job_template)
+  }
+}
+
+# A hard cap on GPUs in flight, whatever the launcher or a user submits.
+resource "kubernetes_resource_quota_v1" "gpus" {
+  metadata {
+    name      = "gpu-quota"
+    namespace = module.env.namespace
+  }
+  spec {
+    hard = {
+      "requests.nvidia.com/gpu" = tostring(var.max_gpus)
+    }
+  }
+}
+
+# Dagster run pods may start, watch and clean up training jobs here, and nothing else.
+resource "kubernetes_role_v1" "launcher" {
+  metadata {
+    name      = "training-launcher"
+    namespace = module.env.namespace
+  }
+  rule {
+    api_groups = ["batch"]
+    resources  = ["jobs"]
+    verbs      = ["create", "get", "list", "watch", "delete"]
+  }
+  rule {
+    api_groups = [""]
+    resources  = ["pods", "pods/log"]
+    verbs      = ["get", "list", "watch"]
+  }
+  rule {
+    api_groups     = [""]
+    resources      = ["configmaps"]
+    resource_names = [kubernetes_config_map_v1.job_template.metadata[0].name]
+    verbs          = ["get"]
+  }
+}
+
+resource "kubernetes_role_binding_v1" "launcher" {
+  metadata {
+    name      = "training-launcher"
+    namespace = module.env.namespace
+  }
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "Role"
+    name      = kubernetes_role_v1.launcher.metadata[0].name
+  }
+  subject {
+    kind      = "ServiceAccount"
+    name      = var.launcher_service_account.name
+    namespace = var.launcher_service_account.namespace
+  }
+}
