@@ -2,6 +2,7 @@
 
 pytest_plugins: list[str] = [
     "tests.fixtures.milvus",
+    "tests.fixtures.embedder",
     "tests.fixtures.tiny_model",
     "tests.fixtures.dagster_webserver",
     "tests.fixtures.loopback",
