@@ -7,14 +7,43 @@ skip nested ones), which keeps it many times faster than a BeautifulSoup tree wa
 from __future__ import annotations
 
 import json
+import re
+import threading
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
 
 BLOCKS = "h1,h2,h3,h4,h5,h6,p,pre,li,blockquote"
+CONTAINERS = frozenset({"li", "blockquote", "ul", "ol", "div", "section", "figure"})
 # Never the author's words: page chrome, scripts, forms, embeds.
 CHROME = "script,style,noscript,template,nav,form,button,iframe,svg,aside,figure,dialog"
+
+
+_local = threading.local()
+
+
+def _selector() -> LexborCSSSelector:
+    # One selector engine per thread, shared by every page: creating one per parsed page (what
+    # ``node.css`` does) costs more than parsing a typical article.
+    engine = getattr(_local, "engine", None)
+    if engine is None:
+        engine = _local.engine = LexborCSSSelector()
+    return engine
+
+
+def _node(target: LexborHTMLParser | LexborNode) -> LexborNode:
+    return target.root if isinstance(target, LexborHTMLParser) else target
+
+
+def css(target: LexborHTMLParser | LexborNode, query: str) -> list[LexborNode]:
+    return _selector().find(query, _node(target))
+
+
+def css_first(target: LexborHTMLParser | LexborNode, query: str) -> LexborNode | None:
+    found = _selector().find_first(query, _node(target))
+    return found[0] if found else None
 
 
 class ExtractionError(ValueError):
@@ -40,13 +69,30 @@ def node_text(node: LexborNode) -> str:
     return clean_inline(node.text(deep=True, separator="", strip=False))
 
 
-def remove(root: LexborNode, selector: str) -> None:
-    for node in root.css(selector):
+@lru_cache(maxsize=64)
+def _parts(selector: str) -> tuple[tuple[str, str], ...]:
+    """Each comma-separated part of a selector with a word the page must contain to match it."""
+    out = []
+    for part in (p.strip() for p in selector.split(",")):
+        words = re.findall(r"[A-Za-z][\w-]*", part.split("[")[0]) or [part]
+        out.append((part, words[-1]))
+    return tuple(out)
+
+
+def remove(root: LexborNode, selector: str, html: str | None = None) -> None:
+    if html is not None:  # skip the parts that cannot match: fewer selectors, faster query
+        lower = html.lower()
+        selector = ",".join(part for part, word in _parts(selector) if word.lower() in lower)
+        if not selector:
+            return
+    for node in css(root, selector):
         node.decompose()
 
 
-def break_lines(root: LexborNode) -> None:
-    for br in root.css("br"):
+def break_lines(root: LexborNode, html: str | None = None) -> None:
+    if html is not None and "<br" not in html:
+        return  # most pages have none; skip the query
+    for br in css(root, "br"):
         br.replace_with("\n")
 
 
@@ -59,23 +105,26 @@ def blocks(
 ) -> list[str]:
     """Text of each block under ``root`` in document order; a block inside another selected
     block (``li > p``, ``blockquote > p``) is part of its outer block, not repeated."""
-    found = nodes if nodes is not None else root.css(selector)
+    found = nodes if nodes is not None else css(root, selector)
     if not found:
         return []
-    ids = {n.mem_id for n in found}
     stop = root.mem_id
     skip = set(skip_texts)
+    containers: set[int] = set()  # kept blocks that can hold other blocks (li, blockquote)
     out: list[str] = []
     for node in found:
-        parent = node.parent
-        nested = False
-        while parent is not None and parent.mem_id != stop:
-            if parent.mem_id in ids:
-                nested = True
-                break
-            parent = parent.parent
-        if nested:
-            continue
+        if containers:
+            # Only blocks after a container can be inside one: walk up only then.
+            parent, nested = node.parent, False
+            while parent is not None and parent.mem_id != stop:
+                if parent.mem_id in containers:
+                    nested = True
+                    break
+                parent = parent.parent
+            if nested:
+                continue
+        if node.tag in CONTAINERS:
+            containers.add(node.mem_id)
         text = node_text(node)
         if text and text not in skip and (not out or out[-1] != text):
             out.append(text)
@@ -86,20 +135,32 @@ def join_blocks(parts: list[str]) -> str:
     return "\n\n".join(parts)
 
 
-def meta(tree: LexborHTMLParser, *names: str) -> str | None:
-    for name in names:
-        node = tree.css_first(f'meta[property="{name}"]') or tree.css_first(f'meta[name="{name}"]')
-        if node is not None:
-            value = (node.attributes.get("content") or "").strip()
-            if value:
-                return value
-    return None
+class Page:
+    """A parsed page with its meta tags (read in one query) and its JSON-LD article object."""
+
+    __slots__ = ("tree", "metas", "article")
+
+    def __init__(self, html: str):
+        self.tree = parse(html)
+        self.metas: dict[str, str] = {}
+        for node in self.tree.tags("meta"):  # a tag lookup, cheaper than a CSS query
+            attrs = node.attributes
+            key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
+            content = (attrs.get("content") or "").strip()
+            if key and content and key not in self.metas:
+                self.metas[key] = content
+        self.article = ld_article(self.tree) if "application/ld+json" in html else {}
+
+    def meta(self, *names: str) -> str | None:
+        return next((self.metas[n] for n in names if n in self.metas), None)
 
 
 def json_ld(tree: LexborHTMLParser) -> list[dict[str, Any]]:
     """Every JSON-LD object on the page, ``@graph`` and lists flattened; broken blocks ignored."""
     found: list[dict[str, Any]] = []
-    for script in tree.css('script[type="application/ld+json"]'):
+    for script in tree.tags("script"):
+        if script.attributes.get("type") != "application/ld+json":
+            continue
         try:
             data = json.loads(script.text(deep=True) or "null")
         except ValueError:
@@ -138,30 +199,28 @@ def ld_author(article: dict[str, Any]) -> str | None:
 
 
 def text_of(tree: LexborHTMLParser | LexborNode, selector: str) -> str | None:
-    node = tree.css_first(selector)
+    node = css_first(tree, selector)
     if node is None:
         return None
     text = clean_inline(node.text(deep=True, separator=""))
     return text or None
 
 
-def page_title(tree: LexborHTMLParser, article: dict[str, Any] | None = None) -> str | None:
-    if article and isinstance(article.get("headline"), str) and article["headline"].strip():
-        return article["headline"].strip()
-    return meta(tree, "og:title", "twitter:title") or text_of(tree, "title") or text_of(tree, "h1")
+def page_title(page: Page) -> str | None:
+    headline = page.article.get("headline")
+    if isinstance(headline, str) and headline.strip():
+        return headline.strip()
+    return page.meta("og:title", "twitter:title") or text_of(page.tree, "title") or text_of(page.tree, "h1")
 
 
-def published(tree: LexborHTMLParser, article: dict[str, Any] | None = None) -> str | None:
+def published(page: Page) -> str | None:
     """JSON-LD ``datePublished`` first: ``article:published_time`` is often the modified date."""
-    if article and isinstance(article.get("datePublished"), str):
-        return article["datePublished"]
-    value = meta(tree, "article:published_time", "datePublished", "date")
+    if isinstance(page.article.get("datePublished"), str):
+        return page.article["datePublished"]
+    value = page.meta("article:published_time", "datePublished", "date")
     if value:
         return value
-    node = tree.css_first('[itemprop="datePublished"]')
-    if node is not None and (value := node.attributes.get("content") or node.attributes.get("datetime")):
-        return value
-    node = tree.css_first("time[datetime]")
+    node = css_first(page.tree, "time[datetime], [itemprop=datePublished][datetime]")
     return node.attributes.get("datetime") if node is not None else None
 
 
@@ -170,6 +229,6 @@ def fragment_text(fragment: str, drop: str = CHROME) -> str:
     root = parse(f"<html><body>{fragment}</body></html>").body
     if root is None:
         return ""
-    remove(root, drop)
-    break_lines(root)
+    remove(root, drop, fragment)
+    break_lines(root, fragment)
     return join_blocks(blocks(root))

@@ -15,7 +15,11 @@ from twin_core.documents import Document
 from twin_core.http_fetch import HttpFetcher
 
 # 2022+ pulse pages, then the 2016 schema.org markup.
-BODY_SELECTORS = (".article-content__body", '[itemprop="articleBody"]', ".reader-article-content")
+BODY_SELECTORS = (  # (selector, a substring the page must contain for it to match)
+    (".article-content__body", "article-content__body"),
+    ('[itemprop="articleBody"]', "articleBody"),
+    (".reader-article-content", "reader-article-content"),
+)
 TITLE_SELECTORS = ("h1.article-title", ".pulse-title", 'h1[itemprop="headline"]', "h1")
 NOT_CONTENT = h.CHROME + ",.comments,.comments-section,.comment,.reader-comments,.social-actions,.article-main__comments"
 
@@ -55,16 +59,16 @@ def parse_export_article(html: str, author: str, fallback_url: str) -> Document:
     body = tree.body
     if body is None:
         raise h.ExtractionError("article file has no body")
-    heading = body.css_first("h1")
-    link = heading.css_first("a") if heading is not None else None
+    heading = h.css_first(body, "h1")
+    link = h.css_first(heading, "a") if heading is not None else None
     url = (link.attributes.get("href") if link is not None else None) or fallback_url
     title = h.text_of(body, "h1") or h.text_of(tree, "title") or ""
     date_line = h.text_of(body, "p.published") or h.text_of(body, "p.created") or ""
     date = iso_date(date_line.removeprefix("Published on").removeprefix("Created on").strip())
-    for node in body.css("h1, p.created, p.published"):
+    for node in h.css(body, "h1, p.created, p.published"):
         node.decompose()
-    h.remove(body, h.CHROME)
-    h.break_lines(body)
+    h.remove(body, h.CHROME, html)
+    h.break_lines(body, html)
     text = h.join_blocks(h.blocks(body))
     if not text:
         raise h.ExtractionError("article has no text")
@@ -99,23 +103,23 @@ def import_export(path: Path, author: str) -> CrawlReport:
 
 def extract_article(html: str, url: str, *, author: str | None = None) -> Document:
     """A public pulse article page (2016 ``itemprop=articleBody`` or 2022 ``.article-content__body``)."""
-    tree = h.parse(html)
-    article = h.ld_article(tree)
-    root = next((n for s in BODY_SELECTORS if (n := tree.css_first(s)) is not None), None)
+    page = h.Page(html)
+    tree, article = page.tree, page.article
+    root = next((n for s, marker in BODY_SELECTORS if marker in html and (n := h.css_first(tree, s)) is not None), None)
     if root is None:
         raise h.ExtractionError("no LinkedIn article body (.article-content__body / itemprop=articleBody)")
     title = article.get("headline") or next(
         (t for s in TITLE_SELECTORS if (t := h.text_of(tree, s))), None
-    ) or h.page_title(tree)
+    ) or h.page_title(page)
     byline = h.ld_author(article) or h.text_of(tree, ".author-info__name, [itemprop=author] [itemprop=name], .publisher-author-card h3")
-    h.remove(root, NOT_CONTENT)
-    h.break_lines(root)
+    h.remove(root, NOT_CONTENT, html)
+    h.break_lines(root, html)
     text = h.join_blocks(h.blocks(root))
     if not text:
         raise h.ExtractionError("LinkedIn article body is empty")
     return Document.create(
         platform="linkedin", category="article", author=author or byline or "unknown", url=url,
-        title=title or "", content=text, published_at=iso_date(h.published(tree, article)),
+        title=title or "", content=text, published_at=iso_date(h.published(page)),
         extra={"source": "page"},
     )
 

@@ -21,9 +21,9 @@ LABELS = frozenset({"Top highlight", "Member-only story", "--", "Listen", "Share
 STRUCTURAL = "h1[id],h2[id],h3[id],h4[id],p[id],pre,blockquote[id],li[id],.pw-post-body-paragraph"
 
 
-def _body_text(root, title: str | None) -> str:
-    h.remove(root, h.CHROME)
-    h.break_lines(root)
+def _body_text(root, title: str | None, html: str | None = None) -> str:
+    h.remove(root, h.CHROME, html)
+    h.break_lines(root, html)
     parts = h.blocks(root, skip_texts=LABELS)
     if parts and title and parts[0] == title:
         parts = parts[1:]
@@ -31,31 +31,31 @@ def _body_text(root, title: str | None) -> str:
 
 
 def extract_article(html: str, url: str, *, author: str | None = None) -> Document:
-    tree = h.parse(html)
-    article = h.ld_article(tree)
-    legacy = tree.css_first(".postArticle-content")
+    page = h.Page(html)
+    tree, article = page.tree, page.article
+    legacy = h.css_first(tree, ".postArticle-content") if "postArticle-content" in html else None
     if legacy is not None:
         generation = "2015"
-        title = h.text_of(legacy, ".graf--title") or h.page_title(tree, article)
-        for figure in legacy.css("figure"):
+        title = h.text_of(legacy, ".graf--title") or h.page_title(page)
+        for figure in h.css(legacy, "figure"):
             figure.decompose()
-        h.break_lines(legacy)
-        nodes = legacy.css(".graf")
+        h.break_lines(legacy, html)
+        nodes = h.css(legacy, ".graf")
         parts = h.blocks(legacy, nodes=nodes, skip_texts=LABELS)
         if parts and parts[0] == title:
             parts = parts[1:]
         text = h.join_blocks(parts)
     else:
-        root = tree.css_first("article") or tree.body
+        root = h.css_first(tree, "article") or tree.body
         if root is None:
             raise h.ExtractionError("page has no body")
-        generation = "2022" if root.css_first(".pw-post-body-paragraph, .pw-post-title") is not None else "2019"
-        heading = root.css_first(".pw-post-title, h1[data-testid=storyTitle]") or root.css_first("h1")
+        generation = "2022" if "pw-post-" in html else "2019"
+        heading = (h.css_first(root, ".pw-post-title, h1[data-testid=storyTitle]") if generation == "2022" else None) or h.css_first(root, "h1")
         title = h.clean_inline(heading.text(separator="")) if heading is not None else None
-        title = title or h.page_title(tree, article)
-        h.remove(root, h.CHROME)
-        h.break_lines(root)
-        parts = h.blocks(root, nodes=root.css(STRUCTURAL), skip_texts=LABELS)
+        title = title or h.page_title(page)
+        h.remove(root, h.CHROME, html)
+        h.break_lines(root, html)
+        parts = h.blocks(root, nodes=h.css(root, STRUCTURAL), skip_texts=LABELS)
         if parts and parts[0] == title:
             parts = parts[1:]
         text = h.join_blocks(parts)
@@ -64,9 +64,9 @@ def extract_article(html: str, url: str, *, author: str | None = None) -> Docume
     member_only = "Member-only story" in html
     return Document.create(
         platform="medium", category="article",
-        author=author or h.ld_author(article) or h.meta(tree, "author") or "unknown",
-        url=h.meta(tree, "og:url") or url, title=title or "", content=text,
-        published_at=iso_date(h.published(tree, article)),
+        author=author or h.ld_author(article) or page.meta("author") or "unknown",
+        url=page.meta("og:url") or url, title=title or "", content=text,
+        published_at=iso_date(h.published(page)),
         extra={"source": "page", "markup": generation, **({"member_only": True} if member_only else {})},
     )
 
@@ -87,15 +87,15 @@ def crawl_feed(feed_url: str, client: HttpFetcher, *, author: str) -> CrawlRepor
 def parse_export_post(html: str, author: str) -> Document | None:
     """One ``posts/*.html`` file of Medium's export; ``None`` for drafts (never published)."""
     tree = h.parse(html)
-    time_node = tree.css_first("time.dt-published")
-    link = tree.css_first("a.p-canonical")
+    time_node = h.css_first(tree, "time.dt-published")
+    link = h.css_first(tree, "a.p-canonical")
     if time_node is None or link is None:
         return None
     title = h.text_of(tree, "h1.p-name") or h.text_of(tree, "title") or ""
-    body = tree.css_first('section[data-field="body"]')
+    body = h.css_first(tree, 'section[data-field="body"]')
     if body is None:
         raise h.ExtractionError("export post has no body section")
-    text = _body_text(body, title)
+    text = _body_text(body, title, html)
     if not text:
         raise h.ExtractionError("export post is empty")
     return Document.create(

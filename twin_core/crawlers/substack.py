@@ -34,9 +34,9 @@ def body_text(html_fragment: str) -> str:
     return h.fragment_text(html_fragment, NOT_AUTHOR)
 
 
-def _text(root) -> str:
-    h.remove(root, NOT_AUTHOR)
-    h.break_lines(root)
+def _text(root, html: str | None = None) -> str:
+    h.remove(root, NOT_AUTHOR, html)
+    h.break_lines(root, html)
     return h.join_blocks(h.blocks(root))
 
 
@@ -45,32 +45,34 @@ def is_substack_page(html: str) -> bool:
 
 
 def extract_post(html: str, url: str, *, author: str | None = None) -> Document:
-    tree = h.parse(html)
-    article = h.ld_article(tree)
-    available = tree.css_first("div.available-content")
-    body = available.css_first("div.body.markup") if available is not None else None
+    page = h.Page(html)
+    tree, article = page.tree, page.article
+    available = h.css_first(tree, "div.available-content") if "available-content" in html else None
+    body = h.css_first(available, "div.body.markup") if available is not None else None
     generation = "2022"
     if body is None:
-        body = tree.css_first("div.body.markup")
+        body = h.css_first(tree, "div.body.markup")
         generation = "2020"
     if body is None:
         raise h.ExtractionError("no Substack post body (div.body.markup)")
-    comment_areas = {node.mem_id for node in tree.css(COMMENT_AREAS)}
-    truncated = any(
-        not _inside(node, comment_areas) for node in tree.css(".paywall, [data-testid=paywall]")
-    )
-    text = _text(body)
+    truncated = False
+    if "paywall" in html:
+        comment_areas = {node.mem_id for node in h.css(tree, COMMENT_AREAS)}
+        truncated = any(
+            not _inside(node, comment_areas) for node in h.css(tree, ".paywall, [data-testid=paywall]")
+        )
+    text = _text(body, html)
     if not text:
         raise h.ExtractionError("Substack post body is empty")
-    title = h.text_of(tree, "h1.post-title") or article.get("headline") or h.page_title(tree) or ""
+    title = h.text_of(tree, "h1.post-title") or article.get("headline") or h.page_title(page) or ""
     extra = {"source": "page", "markup": generation}
     if truncated:
         extra["truncated"] = True
     return Document.create(
         platform="substack", category="article",
-        author=author or h.ld_author(article) or h.meta(tree, "author") or "unknown",
-        url=h.meta(tree, "og:url") or url, title=title, content=text,
-        published_at=iso_date(h.published(tree, article)), extra=extra,
+        author=author or h.ld_author(article) or page.meta("author") or "unknown",
+        url=page.meta("og:url") or url, title=title, content=text,
+        published_at=iso_date(h.published(page)), extra=extra,
     )
 
 

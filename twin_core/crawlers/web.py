@@ -20,19 +20,19 @@ BOILERPLATE = (
 
 
 def extract_article(html: str, url: str, *, author: str | None = None, platform: str = "web") -> Document:
-    tree = h.parse(html)
-    article = h.ld_article(tree)
-    title = h.page_title(tree, article)
-    byline = h.ld_author(article) or h.meta(tree, "author", "article:author")
-    date = iso_date(h.published(tree, article))
+    page = h.Page(html)
+    tree, article = page.tree, page.article
+    title = h.page_title(page)
+    byline = h.ld_author(article) or page.meta("author", "article:author")
+    date = iso_date(h.published(page))
     body = tree.body
     if body is None:
         raise h.ExtractionError("page has no body")
-    h.remove(body, BOILERPLATE)
-    h.break_lines(body)
+    h.remove(body, BOILERPLATE, html)
+    h.break_lines(body, html)
     text = ""
     for selector in MAIN:
-        root = body if selector == "body" else body.css_first(selector)
+        root = body if selector == "body" else h.css_first(body, selector)
         if root is not None:
             parts = h.blocks(root)
             if parts and title and parts[0] == title:
