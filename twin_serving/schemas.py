@@ -38,7 +38,8 @@ class GenerateRequest(BaseModel):
         description="Pages to use as fresh knowledge (public http/https only).",
     )
     platform: Platform | None = Field(None, description="Target format (style of the output).")
-    author: str | None = Field(None, min_length=1, max_length=100, description="Whose voice.")
+    author: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$",
+                               description="Whose voice (filters retrieval to their writing).")
     max_new_tokens: int = Field(256, ge=1, le=1024)
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="0 is greedy decoding.")
     stream: bool = Field(False, description="Server-sent events: `token` events, then `done`.")

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import pytest
 
 
 @contextlib.contextmanager
@@ -125,3 +126,37 @@ def decode_spans(bodies: list[bytes]) -> list[dict]:
                         "attributes": attributes,
                     })
     return spans
+
+
+# -- the serving stack, built once per test session ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from twin_core.embedding import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def chunk_index(milvus_server, embedder):
+    from tests.serving.stack import MilvusChunkIndex, fill_collection
+
+    fill_collection(milvus_server, "serving_chunks", embedder)
+    return MilvusChunkIndex(milvus_server, "serving_chunks")
+
+
+@pytest.fixture(scope="session")
+def tgi_url(tiny_model_dir):
+    """The tiny model behind the TGI-compatible server, as the API's ``TGI_URL``."""
+    from twin_serving.tgi_server import create_tgi_app
+
+    with serve(create_tgi_app(lambda: (str(tiny_model_dir), "base/test"), reload_interval_s=0)) as url:
+        yield url

@@ -11,38 +11,11 @@ import httpx
 import pytest
 
 from tests.serving.conftest import decode_spans, loopback_receiver, serve
-from tests.serving.stack import CHUNKS, MilvusChunkIndex, fill_collection, settings_for
+from tests.serving.stack import CHUNKS, settings_for
 from twin_serving.app import create_app
 from twin_serving.settings import AlertRule
-from twin_serving.tgi_server import create_tgi_app
 
 CORE_PROMPT = "Write a LinkedIn post about shipping small models in my voice, using my past content and these new links"
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    from twin_core.embedding import Embedder
-
-    return Embedder()
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tiny_model_dir):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(tiny_model_dir)
-
-
-@pytest.fixture(scope="module")
-def chunk_index(milvus_server, embedder):
-    fill_collection(milvus_server, "serving_api_chunks", embedder)
-    return MilvusChunkIndex(milvus_server, "serving_api_chunks")
-
-
-@pytest.fixture(scope="module")
-def tgi_url(tiny_model_dir):
-    with serve(create_tgi_app(lambda: (str(tiny_model_dir), "base/test"), reload_interval_s=0)) as url:
-        yield url
 
 
 class _Page(http.server.BaseHTTPRequestHandler):

@@ -33,6 +33,13 @@ _SOURCE_CATEGORY = re.compile(
 )
 
 
+def milvus_string(value: str) -> str:
+    """A double-quoted Milvus string literal (only backslash and quote are escaped)."""
+    if any(ord(c) < 0x20 for c in value):
+        raise ValueError("filter values may not contain control characters")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 @dataclass(frozen=True)
 class QueryFilters:
     author: str | None = None
@@ -42,7 +49,7 @@ class QueryFilters:
     def expression(self) -> str | None:
         """A Milvus boolean expression, or None for no filter."""
         parts = [
-            f"{field} == {json.dumps(value)}"
+            f"{field} == {milvus_string(value)}"
             for field, value in (("author", self.author), ("platform", self.platform),
                                  ("category", self.category))
             if value
