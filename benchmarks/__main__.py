@@ -1,0 +1,28 @@
+"""``python -m benchmarks``: run every benchmark module in turn (``make bench``).
+
+Each module measures its own baseline in the same run and prints ratios; a GPU-only module
+skips itself when no CUDA device is present. Pass names to run a subset:
+``python -m benchmarks extraction retrieval``.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import runpy
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    names = argv or sorted(
+        module.name for module in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if not module.name.startswith("_")
+    )
+    for name in names:
+        print(f"\n=== benchmarks.{name} ===", flush=True)
+        runpy.run_module(f"benchmarks.{name}", run_name="__main__")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
