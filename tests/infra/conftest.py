@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -63,23 +64,17 @@ class Root:
         return out
 
 
+@cache
+def load_root(path: Path) -> Root:
+    """Parsing is the slow part (Lark); each directory is parsed once per session."""
+    return Root(path)
+
+
 MODULE_DIRS = sorted(p for p in MODULES.iterdir() if p.is_dir())
 ENV_DIRS = sorted(p for p in ENVS.iterdir() if p.is_dir())
 ROOT_DIRS = MODULE_DIRS + ENV_DIRS
 
 
 @pytest.fixture(scope="session")
-def roots() -> dict[str, Root]:
-    return {f"{p.parent.name}/{p.name}": Root(p) for p in ROOT_DIRS}
-
-
-@pytest.fixture(scope="session")
 def module():
-    cache: dict[str, Root] = {}
-
-    def get(name: str) -> Root:
-        if name not in cache:
-            cache[name] = Root(MODULES / name)
-        return cache[name]
-
-    return get
+    return lambda name: load_root(MODULES / name)

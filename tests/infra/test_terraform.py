@@ -13,7 +13,7 @@ from tests.infra.conftest import (
     MODULES,
     ROOT_DIRS,
     TERRAFORM,
-    Root,
+    load_root,
     parse,
     unquote,
 )
@@ -77,7 +77,7 @@ def test_modules_follow_the_standard_layout():
 def test_environments_have_backend_pins_and_example_tfvars():
     assert {p.name for p in ENV_DIRS} == {"bootstrap", "dev", "prod"}
     for name in ("dev", "prod"):
-        env = Root(TERRAFORM / "envs" / name)
+        env = load_root(TERRAFORM / "envs" / name)
         backend = env.files["backend.tf"]["terraform"][0]["backend"][0]["s3"]
         assert backend["use_lockfile"] is True and backend["encrypt"] is True
         assert backend["key"] == f"llm-twin/{name}/terraform.tfstate"
@@ -90,7 +90,7 @@ def test_environments_have_backend_pins_and_example_tfvars():
 
 @pytest.mark.parametrize("path", ROOT_DIRS, ids=_id)
 def test_variables_are_typed_and_described(path):
-    variables = Root(path).all("variable")
+    variables = load_root(path).all("variable")
     assert variables
     for name, body in variables.items():
         assert body.get("type"), f"{path.name}: variable {name} has no type"
@@ -101,7 +101,7 @@ def test_variables_are_typed_and_described(path):
 
 @pytest.mark.parametrize("path", ROOT_DIRS, ids=_id)
 def test_outputs_are_described(path):
-    for name, body in Root(path).all("output").items():
+    for name, body in load_root(path).all("output").items():
         assert len(body.get("description", "")) > 5, (
             f"{path.name}: output {name} has no description"
         )
@@ -109,7 +109,7 @@ def test_outputs_are_described(path):
 
 @pytest.mark.parametrize("path", ROOT_DIRS, ids=_id)
 def test_providers_are_pinned_and_declared(path):
-    root = Root(path)
+    root = load_root(path)
     terraform = root.files["versions.tf"]["terraform"][0]
     assert terraform["required_version"].startswith((">=", "~>"))
     declared = {}
@@ -152,7 +152,7 @@ def test_buckets_are_only_created_by_storage():
     for path in ROOT_DIRS:
         if path.name != "storage":
             assert not [
-                r for r in Root(path).all("resource") if r[0].startswith("aws_s3_bucket")
+                r for r in load_root(path).all("resource") if r[0].startswith("aws_s3_bucket")
             ], path.name
 
 
@@ -287,7 +287,7 @@ def test_instance_type_validations_reject_bad_values(module):
 
 
 def test_secrets_come_from_secrets_manager_never_plain_env(module):
-    env = Root(TERRAFORM / "envs/prod")
+    env = load_root(TERRAFORM / "envs/prod")
     main = env.files["main.tf"]
     app_config = [b for b in main["locals"] if "app_config" in b][0]["app_config"]
     assert set(app_config) >= ENDPOINT_KEYS
@@ -295,8 +295,8 @@ def test_secrets_come_from_secrets_manager_never_plain_env(module):
     assert not SECRET_KEYS & set(app_config)
     # The application secret is created without a value: no secret_string anywhere.
     for path in ROOT_DIRS:
-        assert ("aws_secretsmanager_secret_version", "app") not in Root(path).all("resource")
-        assert "secret_string" not in Root(path).text
+        assert ("aws_secretsmanager_secret_version", "app") not in load_root(path).all("resource")
+        assert "secret_string" not in load_root(path).text
     assert set(module("iam").all("variable")["app_secret_keys"]["default"]) == SECRET_KEYS
     # Containers read secrets with envFrom; no env entry carries a secret name.
     for name in ("serving", "training", "dagster"):
