@@ -48,6 +48,8 @@ class Retriever:
         return str(getattr(self._embedder, "model_name", "") or "")
 
     def index(self):
+        """The chunk collection of the embedder's model (its name carries model and dimension)."""
+        embedder = self.embedder
         with self._lock:
             if self._index is None:
                 uri = self.settings.milvus_uri or local_milvus_uri()
@@ -55,14 +57,24 @@ class Retriever:
                     raise RetrievalUnavailable(
                         "no Milvus to search: set TWIN_MILVUS_URI or start the local server"
                     )
-                try:
-                    from twin_core.vector_index import VectorIndex
+                from twin_core.vector_index import VectorIndex
 
-                    self._index = VectorIndex(
-                        uri=uri, token=self.settings.milvus_token.get_secret_value()
+                try:
+                    index = VectorIndex.for_model(
+                        uri, embedder.model_name, embedder.dimension,
+                        token=self.settings.milvus_token.get_secret_value(), timeout=10.0,
                     )
+                    exists = index.exists()
                 except Exception as error:
-                    raise RetrievalUnavailable(f"Milvus at {uri} is not reachable: {error}") from error
+                    raise RetrievalUnavailable(
+                        f"Milvus at {uri} is not reachable: {_first_line(error)}"
+                    ) from error
+                if not exists:
+                    index.close()
+                    raise RetrievalUnavailable(
+                        f"Milvus has no collection {index.collection} yet: materialize chunk_embeddings"
+                    )
+                self._index = index
             return self._index
 
     def search(self, queries: Sequence[str], k: int, filter_expr: str | None) -> Retrieval:
@@ -77,27 +89,42 @@ class Retriever:
             if _is_milvus_error(error):
                 with self._lock:
                     self._index = None  # reconnect on the next request
-                raise RetrievalUnavailable(f"Milvus search failed: {error}") from error
+                raise RetrievalUnavailable(f"Milvus search failed: {_first_line(error)}") from error
             raise
 
     def vectors_for(self, hits: Sequence[Hit]) -> list[list[float]]:
-        """Embeddings of the hits: from the index when it returned them, else computed."""
-        missing = [h.text for h in hits if h.vector is None]
-        computed = iter(self.embedder.encode_documents(missing)) if missing else iter(())
-        return [list(h.vector) if h.vector is not None else list(map(float, next(computed)))
-                for h in hits]
+        """Embeddings of the hits: returned with them, else read back from Milvus by id (one
+        query, much cheaper than embedding the texts again), else computed."""
+        known = {h.id: list(h.vector) for h in hits if h.vector is not None}
+        missing = [h.id for h in hits if h.id not in known]
+        getter = getattr(self._index, "get", None)
+        if missing and callable(getter):
+            try:
+                rows = getter(missing, with_vectors=True)
+                known.update({str(r["id"]): list(map(float, r["vector"])) for r in rows})
+            except Exception as error:
+                if not _is_milvus_error(error):
+                    raise
+                raise RetrievalUnavailable(f"Milvus read failed: {_first_line(error)}") from error
+        still = [h for h in hits if h.id not in known]
+        if still:
+            vectors = self.embedder.encode_documents([h.text for h in still])
+            known.update({h.id: list(map(float, v)) for h, v in zip(still, vectors, strict=True)})
+        return [known[h.id] for h in hits]
 
     def ready(self) -> tuple[bool, str]:
         try:
-            index = self.index()
-            check = getattr(index, "ping", None) or getattr(index, "count", None)
-            if callable(check):
-                check()
-            return True, "ok"
+            count = self.index().count()
+            return True, f"{count} chunks"
         except Exception as error:
             with self._lock:
                 self._index = None
-            return False, str(error).splitlines()[0][:300]
+            return False, _first_line(error)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:300]
 
 
 def _is_milvus_error(error: BaseException) -> bool:

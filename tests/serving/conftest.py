@@ -147,10 +147,9 @@ def tokenizer(tiny_model_dir):
 
 @pytest.fixture(scope="session")
 def chunk_index(milvus_server, embedder):
-    from tests.serving.stack import MilvusChunkIndex, fill_collection
+    from tests.serving.stack import fill_index
 
-    fill_collection(milvus_server, "serving_chunks", embedder)
-    return MilvusChunkIndex(milvus_server, "serving_chunks")
+    return fill_index(milvus_server, "serving_chunks", embedder)
 
 
 @pytest.fixture(scope="session")

@@ -21,56 +21,30 @@ CHUNKS = [
     ("github", "repository", "https://github.com/tamsin/pipelines", "pipelines",
      "Dagster assets for data pipelines with lineage from raw documents to trained models."),
 ]
-FIELDS = ["document_id", "author", "platform", "category", "url", "title", "position", "text"]
 
 
-def fill_collection(uri: str, collection: str, embedder) -> None:
-    from pymilvus import DataType, MilvusClient
-
-    client = MilvusClient(uri=uri)
-    schema = client.create_schema(auto_id=False)
-    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
-    for name in FIELDS:
-        if name == "position":
-            schema.add_field(name, DataType.INT64)
-        else:
-            schema.add_field(name, DataType.VARCHAR, max_length=4096)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=embedder.dimension)
-    index = client.prepare_index_params()
-    index.add_index("vector", index_type="FLAT", metric_type="COSINE")
-    client.create_collection(collection, schema=schema, index_params=index)
-    texts = [c[4] for c in CHUNKS]
-    vectors = embedder.encode_documents(texts)
-    rows = []
-    for (platform, category, url, title, text), vector in zip(CHUNKS, vectors, strict=True):
-        rows.append({
+def chunk_rows(embedder) -> list[dict]:
+    vectors = embedder.encode_documents([c[4] for c in CHUNKS])
+    return [
+        {
             "id": hashlib.sha256(text.encode()).hexdigest()[:32],
             "document_id": hashlib.sha256(url.encode()).hexdigest()[:32],
             "author": "Tamsin Vale", "platform": platform, "category": category, "url": url,
-            "title": title, "position": 0, "text": text, "vector": [float(x) for x in vector],
-        })
-    client.upsert(collection, rows)
-    client.load_collection(collection)
-    client.close()
+            "title": title, "position": 0, "text": text, "vector": vector,
+        }
+        for (platform, category, url, title, text), vector in zip(CHUNKS, vectors, strict=True)
+    ]
 
 
-class MilvusChunkIndex:
-    """Batched filtered search over the chunk collection with pymilvus' ``MilvusClient``."""
+def fill_index(uri: str, collection: str, embedder):
+    """A chunk collection of its own (other test areas share the Milvus server)."""
+    from twin_core.vector_index import VectorIndex
 
-    def __init__(self, uri: str, collection: str):
-        from pymilvus import MilvusClient
-
-        self.client = MilvusClient(uri=uri, timeout=10)
-        self.collection = collection
-
-    def search(self, query_vectors, query_texts, k: int, filter: str = ""):
-        return self.client.search(
-            self.collection, data=[list(v) for v in query_vectors], filter=filter, limit=k,
-            output_fields=[*FIELDS, "vector"], timeout=10,
-        )
-
-    def count(self) -> int:
-        return len(self.client.query(self.collection, filter="", output_fields=["id"], limit=1000))
+    index = VectorIndex(uri, collection=collection, dimension=embedder.dimension)
+    index.ensure_collection()
+    index.upsert(chunk_rows(embedder))
+    index.refresh()
+    return index
 
 
 def settings_for(tgi_url: str, milvus_uri: str = "", **extra) -> ServingSettings:
