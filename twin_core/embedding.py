@@ -55,6 +55,17 @@ def model_defaults(name: str, path: str) -> dict[str, Any]:
     return {"pooling": pooling, "query_instruction": instruction, "max_length": max_length}
 
 
+def model_dimension(model: str | None) -> tuple[str, int]:
+    """(display name, embedding dimension) read from the model config, without loading weights."""
+    name, path = resolve_model(model)
+    config = Path(path) / "config.json"
+    if config.is_file():
+        return name, int(json.loads(config.read_text())["hidden_size"])
+    from transformers import AutoConfig
+
+    return name, int(AutoConfig.from_pretrained(path).hidden_size)
+
+
 def collection_suffix(model_name: str, dimension: int) -> str:
     """A Milvus-safe name part carrying model and dimension, so models never share vectors."""
     slug = re.sub(r"[^0-9a-zA-Z]+", "_", model_name).strip("_").lower()

@@ -11,7 +11,9 @@ from typing import Any
 from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
 
+from twin_resources.embedder import EmbedderResource
 from twin_resources.http import CrawlerHttpResource
+from twin_resources.milvus import MilvusResource
 from twin_resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
 from twin_resources.profiles import ProfilesResource
 from twin_resources.settings import TwinSettings
@@ -22,6 +24,8 @@ def local_resources(settings: TwinSettings) -> dict[str, Any]:
         "object_store": LocalObjectStoreResource(root=str(settings.store_root)),
         "profiles": ProfilesResource(path=str(settings.profiles.resolve())),
         "http": CrawlerHttpResource(),
+        "milvus": MilvusResource(uri=settings.milvus_uri, token=settings.milvus_token),
+        "embedder": EmbedderResource(model=settings.embedding_model, batch_size=settings.embedding_batch_size),
     }
 
 
@@ -35,6 +39,8 @@ def prod_resources(settings: TwinSettings) -> dict[str, Any]:
         "profiles": ProfilesResource(path=EnvVar("TWIN_PROFILES")),
         # Set GITHUB_TOKEN (it may be empty) to raise GitHub's API rate limit.
         "http": CrawlerHttpResource(github_token=EnvVar("GITHUB_TOKEN")),
+        "milvus": MilvusResource(uri=EnvVar("TWIN_MILVUS_URI"), token=EnvVar("TWIN_MILVUS_TOKEN")),
+        "embedder": EmbedderResource(model=settings.embedding_model, batch_size=settings.embedding_batch_size),
     }
 
 

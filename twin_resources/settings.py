@@ -22,6 +22,12 @@ class TwinSettings(BaseSettings):
     profiles: Path = Field(Path("twin.yaml"), description="The authors and their sources.")
     collection_cron: str = Field("0 6 * * *", description="When the daily collection runs (cron).")
 
+    # Features: Milvus and the embedding model
+    milvus_uri: str = Field("http://127.0.0.1:19530", description="Milvus URI; locally the `twin milvus start` server.")
+    milvus_token: str = Field("", description="Milvus token; empty for Milvus Lite.")
+    embedding_model: str = Field("all-MiniLM-L6-v2", description="Embedding model id or folder (BGE ids work).")
+    embedding_batch_size: int = Field(32, description="Texts per embedding forward pass.")
+
     # Object storage (prod)
     s3_bucket: str = Field("", description="Bucket holding warehouse, datasets and models.")
     s3_prefix: str = Field("", description="Key prefix inside the bucket.")
@@ -30,6 +36,11 @@ class TwinSettings(BaseSettings):
     @property
     def store_root(self) -> Path:
         return self.home.resolve() / "store"
+
+    @property
+    def milvus_dir(self) -> Path:
+        """The local Milvus Lite server's data folder, pid file and log."""
+        return self.home.resolve() / "milvus"
 
 
 @lru_cache(maxsize=1)
