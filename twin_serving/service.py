@@ -186,21 +186,27 @@ class TwinService:
             step.update(output=queries, metadata={"method": method})
         return queries
 
+    def _search_and_vectors(self, queries: list[str], expr: str | None):
+        """Blocking: the batched search and, for MMR, the hits' vectors (one thread hop)."""
+        result = self.retriever.search(queries, self.settings.per_query_k, expr)
+        vectors = None
+        if self.reranker is None and result.hits:
+            vectors = self.retriever.vectors_for(result.hits)
+        return result, vectors
+
     async def retrieve(self, queries: list[str], filters, trace: RequestTrace):
         expr = filters.expression()
         with trace.step("retrieval", as_type="retriever",
                         input={"queries": queries, "filter": expr}) as step:
-            result = await asyncio.to_thread(
-                self.retriever.search, queries, self.settings.per_query_k, expr
-            )
+            result, vectors = await asyncio.to_thread(self._search_and_vectors, queries, expr)
             step.update(
                 output=[{"id": h.id, "url": h.url, "score": round(h.score, 4)} for h in result.hits],
                 metadata={"per_query_hits": result.per_query_counts,
                           "embedding_model": self.retriever.embedding_model},
             )
-        return result
+        return result, vectors
 
-    async def rerank(self, question: str, retrieval, trace: RequestTrace) -> list[Hit]:
+    async def rerank(self, question: str, retrieval, vectors, trace: RequestTrace) -> list[Hit]:
         k = self.settings.top_k
         hits = retrieval.hits
         method = "cross-encoder" if self.reranker is not None else "mmr"
@@ -210,7 +216,6 @@ class TwinService:
             elif self.reranker is not None:
                 chosen = await asyncio.to_thread(cross_encoder_rerank, self.reranker, question, hits, k)
             else:
-                vectors = await asyncio.to_thread(self.retriever.vectors_for, hits)
                 chosen = mmr(hits, retrieval.query_vectors[0], vectors, k, self.settings.mmr_lambda)
             step.update(output=[{"id": h.id, "score": round(h.score, 4)} for h in chosen])
         return chosen
@@ -244,8 +249,8 @@ class TwinService:
         try:
             filters = await self.filters(request, trace)
             queries = await self.variants(request, trace)
-            retrieval = await self.retrieve(queries, filters, trace)
-            chosen = await self.rerank(request.question, retrieval, trace)
+            retrieval, vectors = await self.retrieve(queries, filters, trace)
+            chosen = await self.rerank(request.question, retrieval, vectors, trace)
             fetched = await links_task if links_task else None
         except BaseException:
             if links_task:
