@@ -6,10 +6,11 @@ import sys
 EXPECTED_ASSETS: set[str] = {
     "linkedin_posts", "medium_articles", "substack_posts", "github_repositories", "custom_articles",
     "raw_documents",
+    "cleaned_documents", "chunks", "chunk_embeddings",
 }
-EXPECTED_JOBS: set[str] = {"collection_job"}
+EXPECTED_JOBS: set[str] = {"collection_job", "features_job"}
 EXPECTED_SCHEDULES: set[str] = {"collection_schedule"}
-EXPECTED_SENSORS: set[str] = set()
+EXPECTED_SENSORS: set[str] = {"features_sensor"}
 
 
 def test_definitions_hold_expected_objects():
