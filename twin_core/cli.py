@@ -22,6 +22,8 @@ COMMANDS = [
     "serve",
     "serve_model",
     "ask",
+    "milvus",
+    "search",
 ]
 
 
