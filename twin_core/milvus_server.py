@@ -102,6 +102,8 @@ def start(
     port = port or free_port(host)
     if _port_open(host, port):
         raise MilvusServerError(f"port {host}:{port} is already in use")
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     try:
         process = subprocess.Popen(

@@ -39,7 +39,7 @@ class TwinSettings(BaseSettings):
 
     @property
     def milvus_dir(self) -> Path:
-        """The local Milvus Lite server's data folder, pid file and log."""
+        """The local Milvus Lite server's data folder (`twin milvus start`, `twin demo`)."""
         return self.home.resolve() / "milvus"
 
 

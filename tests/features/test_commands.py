@@ -18,7 +18,7 @@ def twin(*args, env):
 def test_milvus_start_status_stop(tmp_path):
     port = lite_server.free_port()
     env = {**os.environ, "TWIN_HOME": str(tmp_path), "TWIN_MILVUS_URI": f"http://127.0.0.1:{port}"}
-    pid_file = tmp_path / "milvus" / "server.json"
+    pid_file = tmp_path / "run" / "milvus.json"
     try:
         assert twin("milvus", "status", env=env).returncode == 1
         started = twin("milvus", "start", env=env)

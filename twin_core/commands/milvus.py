@@ -1,7 +1,8 @@
 """``twin milvus start|stop|status``: the local Milvus Lite server that every process shares.
 
-It listens on the host/port of ``TWIN_MILVUS_URI`` (default 127.0.0.1:19530) and keeps its
-data, PID file and log under ``$TWIN_HOME/milvus/``.
+It listens on the host/port of ``TWIN_MILVUS_URI`` (default 127.0.0.1:19530), keeps its data in
+``$TWIN_HOME/milvus/`` (the same folder ``twin demo`` uses), its PID file in
+``$TWIN_HOME/run/milvus.json`` and its log in ``$TWIN_HOME/logs/milvus.log``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ def _paths():
     from twin_resources.settings import TwinSettings
 
     settings = TwinSettings()
-    folder = settings.milvus_dir
-    return settings, folder / "data", folder / "server.json", folder / "server.log"
+    home = settings.home.resolve()
+    return settings, settings.milvus_dir, home / "run" / "milvus.json", home / "logs" / "milvus.log"
 
 
 def run(args) -> int:
