@@ -7,10 +7,12 @@ EXPECTED_ASSETS: set[str] = {
     "linkedin_posts", "medium_articles", "substack_posts", "github_repositories", "custom_articles",
     "raw_documents",
     "cleaned_documents", "chunks", "chunk_embeddings",
+    "instruction_dataset", "preference_dataset",
+    "base_model", "twin_model", "model_evaluation", "production_model",
 }
-EXPECTED_JOBS: set[str] = {"collection_job", "features_job"}
+EXPECTED_JOBS: set[str] = {"collection_job", "features_job", "dataset_job", "continuous_training_job"}
 EXPECTED_SCHEDULES: set[str] = {"collection_schedule"}
-EXPECTED_SENSORS: set[str] = {"features_sensor"}
+EXPECTED_SENSORS: set[str] = {"features_sensor", "dataset_sensor", "continuous_training_sensor"}
 
 
 def test_definitions_hold_expected_objects():

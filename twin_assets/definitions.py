@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from twin_assets import collection, features
+from twin_assets import collection, datasets, features, training
 from twin_resources.sets import resources_for
 from twin_resources.settings import get_settings
 
-STAGES = [collection.defs, features.defs]
+STAGES = [collection.defs, features.defs, datasets.defs, training.defs]
 
 defs = dg.Definitions.merge(
     *STAGES,

@@ -24,6 +24,7 @@ COMMANDS = [
     "ask",
     "milvus",
     "search",
+    "models",
 ]
 
 

@@ -13,10 +13,12 @@ from dagster_aws.s3 import S3Resource
 
 from twin_resources.embedder import EmbedderResource
 from twin_resources.http import CrawlerHttpResource
+from twin_resources.llm import InstructionLLMResource
 from twin_resources.milvus import MilvusResource
 from twin_resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
 from twin_resources.profiles import ProfilesResource
 from twin_resources.settings import TwinSettings
+from twin_resources.trainer import TrainerLauncherResource
 
 
 def local_resources(settings: TwinSettings) -> dict[str, Any]:
@@ -26,6 +28,8 @@ def local_resources(settings: TwinSettings) -> dict[str, Any]:
         "http": CrawlerHttpResource(),
         "milvus": MilvusResource(uri=settings.milvus_uri, token=settings.milvus_token),
         "embedder": EmbedderResource(model=settings.embedding_model, batch_size=settings.embedding_batch_size),
+        "trainer": TrainerLauncherResource(work_dir=str(settings.home.resolve() / "training")),
+        "instruction_llm": InstructionLLMResource(),
     }
 
 
@@ -41,6 +45,17 @@ def prod_resources(settings: TwinSettings) -> dict[str, Any]:
         "http": CrawlerHttpResource(github_token=EnvVar("GITHUB_TOKEN")),
         "milvus": MilvusResource(uri=EnvVar("TWIN_MILVUS_URI"), token=EnvVar("TWIN_MILVUS_TOKEN")),
         "embedder": EmbedderResource(model=settings.embedding_model, batch_size=settings.embedding_batch_size),
+        "trainer": TrainerLauncherResource(
+            launcher=EnvVar("TWIN_TRAINER_LAUNCHER"),
+            nproc_per_node=EnvVar.int("TWIN_TRAINER_NPROC"),
+            deepspeed=EnvVar("TWIN_TRAINER_DEEPSPEED"),
+            work_dir=EnvVar("TWIN_TRAINER_WORK_DIR"),
+        ),
+        "instruction_llm": InstructionLLMResource(
+            base_url=EnvVar("TWIN_INSTRUCTION_LLM_URL"),
+            model=EnvVar("TWIN_INSTRUCTION_LLM_MODEL"),
+            api_key=EnvVar("TWIN_INSTRUCTION_LLM_API_KEY"),
+        ),
     }
 
 

@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+# Every linear layer of a Llama block: attention alone cannot move a tiny model's output much.
+LLAMA_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+TINY_LEARNING_RATE = 2e-2
+DEFAULT_LEARNING_RATE = 2e-4
+
 DEEPSPEED_DIR = Path(__file__).parent / "deepspeed"
 DEEPSPEED_CONFIGS = {
     "zero2": DEEPSPEED_DIR / "zero2.json",
@@ -22,10 +27,10 @@ class TrainingConfig:
     output_dir: str
     preference_dataset_dir: str | None = None  # train.jsonl of DPO triples; None = no DPO stage
     method: Literal["lora", "full"] = "lora"
-    lora_r: int = 8
-    lora_alpha: int = 16
+    lora_r: int = 16
+    lora_alpha: int = 32
     lora_dropout: float = 0.0
-    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    lora_target_modules: list[str] = field(default_factory=lambda: list(LLAMA_LINEAR_MODULES))
     learning_rate: float = 2e-3
     num_train_epochs: float = 1.0
     max_steps: int = -1

@@ -1,0 +1,175 @@
+"""The datasets and training assets under real Dagster: dataset versions, the continuous
+training job on the tiny model, the promotion gate both ways, re-runs and the sensors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import dagster as dg
+import pytest
+
+from tests.datasets.documents import documents
+from twin_assets import datasets, training
+from twin_assets.datasets import dataset_sensor
+from twin_assets.datasets.assets import instruction_dataset
+from twin_assets.training import DATASET_VERSION_TAG, continuous_training_sensor
+from twin_core.datasets.store import INSTRUCTION_DATASET, DatasetStore
+from twin_core.documents import Document
+from twin_core.object_store import LocalFolderStore
+from twin_core.registry import BASE_MODEL, PRODUCTION, TWIN_MODEL, ModelRegistry
+from twin_core.warehouse import CLEANED_PREFIX, DocumentWarehouse
+from twin_resources.embedder import EmbedderResource
+from twin_resources.llm import InstructionLLMResource
+from twin_resources.object_store import LocalObjectStoreResource
+from twin_resources.trainer import TrainerLauncherResource
+
+pytestmark = pytest.mark.slow
+
+FAST_TWIN = {"max_length": 256}  # defaults: 3 epochs, automatic learning rate
+EVALUATION = {"max_examples": 4, "max_new_tokens": 12}
+
+
+def _fill(store, docs):
+    warehouse = DocumentWarehouse(store, CLEANED_PREFIX)
+    for doc in docs:
+        warehouse.upsert(doc)
+
+
+@pytest.fixture
+def setup(tmp_path):
+    store = LocalFolderStore(tmp_path / "store")
+    _fill(store, documents())
+    resources = {
+        "object_store": LocalObjectStoreResource(root=str(tmp_path / "store")),
+        "trainer": TrainerLauncherResource(work_dir=str(tmp_path / "work")),
+        "embedder": EmbedderResource(),
+        "instruction_llm": InstructionLLMResource(),
+    }
+    defs = dg.Definitions.merge(datasets.defs, training.defs, dg.Definitions(resources=resources))
+    return store, defs, dg.DagsterInstance.ephemeral()
+
+
+def _ct_run_config(twin: dict) -> dict:
+    return {"ops": {"twin_model": {"config": twin}, "model_evaluation": {"config": EVALUATION},
+                    "preference_dataset": {"config": {"max_pairs_per_split": 4, "max_new_tokens": 8}}}}
+
+
+def _run_training(defs, instance, twin: dict, tags: dict | None = None) -> dg.ExecuteInProcessResult:
+    job = defs.resolve_job_def("continuous_training_job")
+    return job.execute_in_process(run_config=_ct_run_config(twin), instance=instance, tags=tags, raise_on_error=False)
+
+
+def _materialize_dataset(defs, instance) -> dg.ExecuteInProcessResult:
+    result = defs.resolve_job_def("dataset_job").execute_in_process(instance=instance)
+    assert result.success
+    return result
+
+
+def test_sensor_then_training_then_promotion_then_gate_blocks_a_worse_twin(setup):
+    store, defs, instance = setup
+    sensor_context = dg.build_sensor_context(instance=instance, definitions=defs)
+    assert isinstance(continuous_training_sensor(sensor_context), dg.SkipReason)
+
+    result = _materialize_dataset(defs, instance)
+    version = DatasetStore(store).latest(INSTRUCTION_DATASET)
+    materialization = result.asset_materializations_for_node("instruction_dataset")[0]
+    assert materialization.tags["dagster/data_version"] == version
+    assert materialization.metadata["rows"].value == len(DatasetStore(store).read(INSTRUCTION_DATASET, "train")) + len(
+        DatasetStore(store).read(INSTRUCTION_DATASET, "test"))
+    checks = result.get_asset_check_evaluations()
+    assert [c.passed for c in checks] == [True]
+
+    # The sensor asks for one run for this dataset version.
+    request = continuous_training_sensor(sensor_context)
+    assert isinstance(request, dg.RunRequest) and request.run_key == f"train-{version}"
+    assert request.tags[DATASET_VERSION_TAG] == version
+    assert isinstance(continuous_training_sensor(sensor_context), dg.SkipReason)
+
+    # The requested run trains, evaluates and, passing the gate, promotes.
+    run = _run_training(defs, instance, FAST_TWIN, request.tags)
+    assert run.success
+    twin = ModelRegistry(store, TWIN_MODEL)
+    assert twin.get_alias(PRODUCTION) == "v1"
+    card = twin.card("v1")
+    assert card["dataset"]["version"] == version
+    assert card["base_model"]["version"] == ModelRegistry(store, BASE_MODEL).resolve("latest")
+    assert card["hyperparameters"]["learning_rate"] == 2e-2  # automatic, for the tiny base
+    assert card["metrics"]["perplexity"] < card["evaluation"]["baselines"]["base"]["perplexity"]
+    assert len(card["training"]["sft"]["loss_curve"]) == card["training"]["sft"]["steps"] >= 3
+    twin_meta = run.asset_materializations_for_node("twin_model")[0].metadata
+    assert twin_meta["final_loss"].value < twin_meta["first_loss"].value
+    assert [c.passed for c in run.get_asset_check_evaluations() if c.check_name == "beats_baseline"] == [True]
+
+    # A recipe that cannot learn (its one step is the warmup step, at learning rate 0) does not
+    # beat its base: the blocking check fails, production_model does not run, the alias stays.
+    worse = _run_training(defs, instance, {**FAST_TWIN, "max_steps": 1, "warmup_steps": 1})
+    assert not worse.success
+    assert twin.versions() == ["v1", "v2"]
+    assert not twin.card("v2")["evaluation"]["promotion"]["passed"]
+    assert twin.card("v2")["evaluation"]["production_version"] == "v1"
+    assert [c.passed for c in worse.get_asset_check_evaluations() if c.check_name == "beats_baseline"] == [False]
+    assert not worse.asset_materializations_for_node("production_model")
+    assert twin.get_alias(PRODUCTION) == "v1"
+
+    # Asking production_model directly for the failed candidate is refused too.
+    direct = dg.materialize([training.production_model], instance=instance,
+                            resources={"object_store": defs.resources["object_store"]}, raise_on_error=False,
+                            selection=[training.production_model])
+    assert not direct.success and twin.get_alias(PRODUCTION) == "v1"
+
+    # Same dataset, base and recipe again: the registered version is reused, nothing trains.
+    again = _run_training(defs, instance, FAST_TWIN)
+    assert again.asset_materializations_for_node("twin_model")[0].metadata["reused_existing_version"].value is True
+    assert twin.versions() == ["v1", "v2"]
+
+
+def test_sensor_requests_training_only_for_new_dataset_versions(setup):
+    store, defs, instance = setup
+    context = dg.build_sensor_context(instance=instance, definitions=defs)
+    _materialize_dataset(defs, instance)
+    first = continuous_training_sensor(context)
+    assert isinstance(first, dg.RunRequest)
+
+    # Rebuilt from unchanged documents: same version, no new run.
+    _materialize_dataset(defs, instance)
+    assert isinstance(continuous_training_sensor(context), dg.SkipReason)
+
+    # One post edited: a new version, a new run.
+    doc = documents()[0]
+    _fill(store, [Document.create(platform=doc.platform, category=doc.category, author=doc.author,
+                                  url=doc.url, title=doc.title, content=doc.content + " Edited later.")])
+    _materialize_dataset(defs, instance)
+    second = continuous_training_sensor(context)
+    assert isinstance(second, dg.RunRequest) and second.run_key != first.run_key
+    assert len(DatasetStore(store).versions(INSTRUCTION_DATASET)) == 2
+
+
+def test_dataset_sensor_follows_cleaned_documents(setup):
+    _, defs, instance = setup
+    with dg.build_sensor_context(instance=instance, definitions=defs) as context:
+        assert not [r for r in dataset_sensor(context) if isinstance(r, dg.RunRequest)]
+        instance.report_runless_asset_event(dg.AssetMaterialization("cleaned_documents"))
+        requests = [r for r in dataset_sensor(context) if isinstance(r, dg.RunRequest)]
+    assert len(requests) == 1 and requests[0].run_key.startswith("dataset-")
+
+
+def test_instruction_dataset_without_documents_fails_clearly(tmp_path):
+    resources = {
+        "object_store": LocalObjectStoreResource(root=str(tmp_path)),
+        "instruction_llm": InstructionLLMResource(),
+    }
+    result = dg.materialize([instruction_dataset], resources=resources, raise_on_error=False,
+                            instance=dg.DagsterInstance.ephemeral())
+    assert not result.success
+    failure = result.failure_data_for_node("instruction_dataset")
+    assert "materialize cleaned_documents first" in str(failure.error)
+
+
+def test_llm_generator_needs_an_endpoint(tmp_path):
+    store = LocalFolderStore(tmp_path)
+    _fill(store, [replace(documents()[0])])
+    resources = {"object_store": LocalObjectStoreResource(root=str(tmp_path)), "instruction_llm": InstructionLLMResource()}
+    result = dg.materialize([instruction_dataset], resources=resources, raise_on_error=False,
+                            run_config={"ops": {"instruction_dataset": {"config": {"generator": "llm"}}}},
+                            instance=dg.DagsterInstance.ephemeral())
+    assert "instruction_llm endpoint" in str(result.failure_data_for_node("instruction_dataset").error)

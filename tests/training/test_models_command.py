@@ -1,0 +1,63 @@
+"""``twin models list|compare`` read the registry named by the settings (TWIN_HOME)."""
+
+from __future__ import annotations
+
+import pytest
+
+from twin_core.cli import main
+from twin_core.object_store import LocalFolderStore
+from twin_core.registry import PRODUCTION, ModelRegistry
+from twin_resources.settings import get_settings
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch, tiny_model_dir):
+    monkeypatch.setenv("TWIN_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    twin = ModelRegistry(LocalFolderStore(get_settings().store_root))
+    common = {"base_model": {"name": "base", "version": "b1"}}
+    twin.register(tiny_model_dir, {**common, "dataset": {"name": "instruction", "version": "d1"},
+                                   "hyperparameters": {"learning_rate": 0.02, "lora_r": 16}})
+    twin.register(tiny_model_dir, {**common, "dataset": {"name": "instruction", "version": "d2"},
+                                   "hyperparameters": {"learning_rate": 0.01, "lora_r": 16}})
+    twin.update_card("v1", metrics={"perplexity": 700.5, "style_similarity": 0.21},
+                     evaluation={"baselines": {"base": {"perplexity": 726.8}}, "promotion": {"passed": True, "reasons": []}})
+    twin.set_alias(PRODUCTION, "v1")
+    yield twin
+    get_settings.cache_clear()
+
+
+def test_list_shows_versions_aliases_lineage_and_metrics(registry, capsys):
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:5] == ["version", "aliases", "created_at", "dataset", "base"]
+    v1 = next(line for line in out if line.startswith("v1"))
+    assert "production" in v1 and "d1" in v1 and "700.5" in v1 and "726.8" in v1
+    assert next(line for line in out if line.startswith("v2")).split()[1] == "-"
+
+
+def test_compare_marks_differences(registry, capsys):
+    assert main(["models", "compare", "production", "v2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["field", "v1", "v2"]
+    row = {line[2:].split()[0]: line for line in lines[2:] if line.strip() and not line.startswith("(")}
+    assert row["hp.learning_rate"].startswith("* ") and "0.02" in row["hp.learning_rate"]
+    assert not row["hp.lora_r"].startswith("* ")
+    assert row["dataset"].split()[-2:] == ["instruction/d1", "instruction/d2"]
+    assert row["promotion"].split()[-2:] == ["passed", "-"]
+
+
+def test_unknown_version_is_one_line_error(registry, capsys):
+    assert main(["models", "compare", "v1", "v9"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("twin models: error:") and "v9" in err and len(err.strip().splitlines()) == 1
+
+
+def test_empty_registry(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TWIN_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert main(["models", "list"]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert "no twin versions registered yet" in capsys.readouterr().out
