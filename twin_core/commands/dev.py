@@ -14,6 +14,18 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from twin_core.commands import milvus
+
+    server, started = milvus.ensure_started()  # runs launched from the UI embed into it
+    print(f"Milvus Lite: {server.uri} (pid {server.pid})", flush=True)
+    try:
+        return _dagster_dev(args)
+    finally:
+        if started:
+            milvus.stop_recorded()
+
+
+def _dagster_dev(args) -> int:
     command = [
         os.path.join(os.path.dirname(sys.executable), "dagster"),
         "dev", "-w", "workspace.yaml", "--host", "127.0.0.1", "--port", str(args.port),
