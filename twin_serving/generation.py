@@ -91,7 +91,7 @@ class Generator:
                 raise _classify(error) from error
             raise
 
-    async def info(self, timeout_s: float = 3.0) -> dict[str, Any]:
+    async def info(self, timeout_s: float = 10.0) -> dict[str, Any]:
         try:
             async with httpx.AsyncClient(timeout=timeout_s, trust_env=False) as client:
                 response = await client.get(self.base_url + "/info")

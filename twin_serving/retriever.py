@@ -17,16 +17,6 @@ class RetrievalUnavailable(RuntimeError):
     """Milvus (or the embedder) cannot serve the search."""
 
 
-def local_milvus_uri() -> str:
-    """The URI of the local Milvus Lite server started by the project, or ''."""
-    try:
-        from twin_core import milvus_server
-    except ImportError:
-        return ""
-    finder = getattr(milvus_server, "local_uri", None)
-    return finder() if callable(finder) else ""
-
-
 class Retriever:
     def __init__(self, settings: ServingSettings, embedder=None, index=None):
         self.settings = settings
@@ -52,18 +42,19 @@ class Retriever:
         embedder = self.embedder
         with self._lock:
             if self._index is None:
-                uri = self.settings.milvus_uri or local_milvus_uri()
+                uri = self.settings.milvus_uri
                 if not uri:
-                    raise RetrievalUnavailable(
-                        "no Milvus to search: set TWIN_MILVUS_URI or start the local server"
-                    )
+                    raise RetrievalUnavailable("no Milvus to search: set TWIN_MILVUS_URI")
                 from twin_core.vector_index import VectorIndex
 
+                options = {"token": self.settings.milvus_token.get_secret_value(), "timeout": 10.0}
                 try:
-                    index = VectorIndex.for_model(
-                        uri, embedder.model_name, embedder.dimension,
-                        token=self.settings.milvus_token.get_secret_value(), timeout=10.0,
-                    )
+                    if self.settings.milvus_collection:
+                        index = VectorIndex(uri, collection=self.settings.milvus_collection,
+                                            dimension=embedder.dimension, **options)
+                    else:
+                        index = VectorIndex.for_model(uri, embedder.model_name, embedder.dimension,
+                                                      **options)
                     exists = index.exists()
                 except Exception as error:
                     raise RetrievalUnavailable(

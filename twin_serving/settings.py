@@ -55,8 +55,13 @@ class ServingSettings(BaseSettings):
     )
 
     # Retrieval
-    milvus_uri: str = Field("", description="Milvus URI; empty: the local Milvus Lite server.")
+    milvus_uri: str = Field(
+        "http://127.0.0.1:19530", description="Milvus URI; locally the `twin milvus start` server."
+    )
     milvus_token: SecretStr = Field(SecretStr(""), description="Milvus token (prod).")
+    milvus_collection: str = Field(
+        "", description="Chunk collection to search; empty: the one named after the embedding model."
+    )
     top_k: int = Field(5, ge=1, le=50, description="Chunks put into the prompt.")
     query_variants: int = Field(
         2, ge=1, le=8,

@@ -42,7 +42,7 @@ def test_no_server_errors(fuzz_target):
         for mode in modes:
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=6, deadline=None, database=None,
+            @settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "6")), deadline=None, database=None,
                       suppress_health_check=list(HealthCheck))
             def run(case):
                 response = case.call(base_url=url, timeout=120)
@@ -54,4 +54,4 @@ def test_no_server_errors(fuzz_target):
                     assert content_type[0].startswith(("application/json", "text/event-stream"))
 
             run()
-    assert failures == []
+    assert failures == [], "\n".join(map(repr, failures))

@@ -41,7 +41,8 @@ def _error_of(response) -> str:
         return response.text[:300]
 
 
-def print_sources(answer: dict, out=sys.stdout) -> None:
+def print_sources(answer: dict, out=None) -> None:
+    out = out or sys.stdout
     sources = answer.get("sources") or []
     print("\n\nSources:" if sources else "\n\n(no sources used)", file=out)
     for number, source in enumerate(sources, 1):
