@@ -13,12 +13,12 @@ class MilvusResource(ConfigurableResource):
 
     uri: str = Field("http://127.0.0.1:19530", description="Milvus URI (`twin milvus start` serves the local default).")
     token: str = Field("", description="Milvus token (`user:password` or API key); empty for Lite.")
-    search_mode: str = Field("hybrid", description="Default search: `hybrid` (dense + BM25, RRF) or `dense`.")
+    search_mode: str = Field("dense", description="Default search: `dense`, or `hybrid` (dense + BM25, RRF); see README.")
     timeout_s: float = Field(120.0, description="Timeout of each Milvus request, in seconds.")
 
     def index(self, model_name: str, dimension: int) -> VectorIndex:
         """The collection for this embedding model (named from model and dimension)."""
-        mode: SearchMode = "dense" if self.search_mode == "dense" else "hybrid"
+        mode: SearchMode = "hybrid" if self.search_mode == "hybrid" else "dense"
         return VectorIndex.for_model(
             self.uri, model_name, dimension, token=self.token, mode=mode, timeout=self.timeout_s
         )

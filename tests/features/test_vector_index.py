@@ -87,8 +87,8 @@ def test_filters_and_hybrid_search(index):
     assert only_bob[0] and {(h.author, h.platform) for h in only_bob[0]} == {('Bob "B"', "medium")}
     # BM25 pulls the one chunk with the query words to the top (k=5 makes every row a
     # dense candidate, so c7 gets both ranks fused).
-    dense = index.search(query, k=5, mode="dense")
-    hybrid = index.search(query, ["milvus retrieval", "milvus retrieval"], k=5)
+    dense = index.search(query, ["milvus retrieval"] * 2, k=5)  # dense is the default
+    hybrid = index.search(query, ["milvus retrieval", "milvus retrieval"], k=5, mode="hybrid")
     assert dense[0][0].id != "c7"
     assert [hits[0].id for hits in hybrid] == ["c7", "c7"]
     with pytest.raises(ValueError, match="differ in length"):

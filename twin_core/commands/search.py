@@ -12,7 +12,7 @@ def register(subparsers) -> None:
     parser.add_argument("--platform", choices=["linkedin", "medium", "substack", "github", "web"])
     parser.add_argument("--category", choices=["post", "article", "repository"])
     parser.add_argument("--k", type=int, default=5, help="How many chunks (default 5).")
-    parser.add_argument("--mode", choices=["hybrid", "dense"], help="Override the default search mode.")
+    parser.add_argument("--mode", choices=["dense", "hybrid"], help="dense (default) or hybrid: dense + BM25 fused with RRF.")
     parser.set_defaults(handler=run)
 
 
