@@ -103,8 +103,11 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     )
 
     tokenizer = AutoTokenizer.from_pretrained(config.base_model_dir)
+    # LoRA freezes the base: its weights can stay in bf16 (half the memory). A full fine-tune
+    # keeps fp32 master weights and trains in bf16 autocast (DeepSpeed casts them itself).
+    frozen_bf16 = config.bf16 and config.method == "lora"
     model = AutoModelForCausalLM.from_pretrained(
-        config.base_model_dir, dtype=torch.bfloat16 if config.bf16 else torch.float32
+        config.base_model_dir, dtype=torch.bfloat16 if frozen_bf16 else torch.float32
     )
     peft_config = None
     if config.method == "lora":
