@@ -47,7 +47,7 @@ def run(model: Path, data: Path, out: Path, deepspeed: str | None, args: argpars
     config = TrainingConfig(
         base_model_dir=str(model), dataset_dir=str(data), output_dir=str(out), method="full",
         bf16=True, deepspeed=deepspeed, max_steps=args.steps, per_device_train_batch_size=args.batch,
-        max_length=args.max_length, learning_rate=1e-4, warmup_steps=2, logging_steps=5,
+        max_length=args.max_length, learning_rate=1e-4, warmup_steps=2, logging_steps=max(1, args.steps // 8),
     )
     started = time.perf_counter()
     result = launch(config, "python")
