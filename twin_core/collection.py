@@ -88,16 +88,17 @@ def collect_author(
             _guard(report, source.url, substack.crawl_publication, source.url, client, author=name)
         report.extend(_urls(client, source.articles, _substack_url, name))
     elif platform == "github":
+        limits = github.Limits(paths=tuple(source.paths))
         for repo in source.repositories:
             if "://" in repo:
                 _guard(report, repo, github.crawl_repository_url, repo, client, author=name,
-                       token=github_token, api_url=github_api_url)
+                       token=github_token, api_url=github_api_url, limits=limits)
             else:
                 path = (base_dir / repo).resolve()
-                _guard(report, str(path), github.crawl_local, path, author=name)
+                _guard(report, str(path), github.crawl_local, path, author=name, limits=limits)
         if source.user:
             _guard(report, f"github user {source.user}", github.crawl_user, source.user, client,
-                   author=name, token=github_token, api_url=github_api_url)
+                   author=name, token=github_token, api_url=github_api_url, limits=limits)
     elif platform == "web":
         report.extend(_urls(client, source.articles, web.crawl_article, name))
     else:

@@ -107,6 +107,10 @@ class GitHubSource(_Source):
         default_factory=list,
         description="Repository URLs (https://github.com/owner/name) or local git repository paths.",
     )
+    paths: list[str] = Field(
+        default_factory=list,
+        description="Glob patterns of repository paths to read (e.g. 'src/*.py'); empty reads every code file.",
+    )
 
     @field_validator("repositories")
     @classmethod

@@ -123,6 +123,9 @@ def test_local_git_repository_uses_tracked_files_and_filters(tmp_path):
     assert doc.url == "https://github.com/tvale/tiny-eval"
     assert doc.extra["skipped_files"] >= 2
 
+    only_code = github.crawl_local(repo, author="Tamsin Vale", limits=github.Limits(paths=("src/*",)))
+    assert sorted(only_code.files) == ["src/run.py"]
+
 
 def test_local_folder_that_is_not_a_repository(tmp_path):
     with pytest.raises(ExtractionError, match="git rev-parse failed"):

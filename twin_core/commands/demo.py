@@ -38,7 +38,7 @@ def _done(started: float) -> None:
 
 
 def run(args) -> int:
-    from twin_core import milvus_server
+    from twin_core.commands import milvus
     from twin_resources.settings import get_settings
 
     home = get_settings().home.resolve()
@@ -46,10 +46,10 @@ def run(args) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     started_pids: list[tuple[str, int]] = []
     try:
-        started = _step("starting a Milvus Lite server on 127.0.0.1")
-        milvus = milvus_server.start(home / "milvus", log_path=logs / "milvus.log")
-        started_pids.append(("milvus", milvus.pid))
-        os.environ["TWIN_MILVUS_URI"] = milvus.uri
+        started = _step("starting the local Milvus Lite server on 127.0.0.1")
+        server, started_now = milvus.ensure_started()
+        if started_now:
+            started_pids.append(("milvus", server.pid))
         _done(started)
 
         started = _step("materializing every asset on the sample data (in-process)")
@@ -80,8 +80,9 @@ def _materialize_all() -> None:
     from twin_assets.definitions import defs
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    job = defs.get_implicit_global_asset_job_def()
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    job = defs.resolve_implicit_global_asset_job_def()
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    result = job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False)
     for event in result.all_events:
         if event.is_step_failure:
             raise CommandError(f"step {event.step_key} failed: {event.event_specific_data.error.message.strip()}")
@@ -117,11 +118,11 @@ def _ask(api_url: str, prompt: str) -> None:
 
 
 def _stop_all(started: list[tuple[str, int]]) -> None:
-    from twin_core import milvus_server
+    from twin_core.commands import milvus
     from twin_serving.processes import stop_server
 
     for name, pid in reversed(started):
-        stopped = milvus_server.stop(pid) if name == "milvus" else stop_server(pid)
+        stopped = milvus.stop_recorded() is not None if name == "milvus" else stop_server(pid)
         if stopped:
             print(f"    stopped {name} (pid {pid})")
 

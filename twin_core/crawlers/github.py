@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
@@ -42,6 +43,11 @@ class Limits:
     max_file_bytes: int = 100_000
     max_repo_bytes: int = 2_000_000
     max_files: int = 500
+    # Glob patterns (fnmatch, matched against the repository-relative path); empty reads all.
+    paths: tuple[str, ...] = ()
+
+    def selects(self, path: str) -> bool:
+        return not self.paths or any(fnmatch(path, pattern) for pattern in self.paths)
 
 
 def wanted(path: str) -> bool:
@@ -142,7 +148,7 @@ def crawl_local(path: Path, *, author: str, limits: Limits = Limits()) -> Docume
     budget = _Budget(limits)
     for name in sorted(names):
         file = top / name
-        if not wanted(name) or not file.is_file() or file.is_symlink():
+        if not wanted(name) or not limits.selects(name) or not file.is_file() or file.is_symlink():
             continue
         if file.stat().st_size > limits.max_file_bytes:
             budget.skipped += 1
@@ -201,7 +207,7 @@ class GitHubAPI:
         budget = _Budget(limits)
         for item in sorted(tree.get("tree", []), key=lambda i: i.get("path", "")):
             path, size = item.get("path", ""), int(item.get("size") or 0)
-            if item.get("type") != "blob" or not wanted(path) or not budget.room_for(size):
+            if item.get("type") != "blob" or not wanted(path) or not limits.selects(path) or not budget.room_for(size):
                 continue
             raw = self.get(f"/repos/{full_name}/contents/{quote(path)}?ref={quote(branch, safe='')}", accept="application/vnd.github.raw")
             budget.add(path, raw.content)
@@ -212,7 +218,8 @@ class GitHubAPI:
         return document
 
 
-def crawl_user(user: str, client: HttpFetcher, *, author: str, token: str | None = None, api_url: str = API_URL) -> CrawlReport:
+def crawl_user(user: str, client: HttpFetcher, *, author: str, token: str | None = None, api_url: str = API_URL,
+               limits: Limits = Limits()) -> CrawlReport:
     api = GitHubAPI(client, token=token, api_url=api_url)
     report = CrawlReport()
     try:
@@ -224,7 +231,7 @@ def crawl_user(user: str, client: HttpFetcher, *, author: str, token: str | None
     def one(repo: dict) -> CrawlReport:
         part = CrawlReport()
         try:
-            part.documents.append(api.crawl_repository(repo, author=author))
+            part.documents.append(api.crawl_repository(repo, author=author, limits=limits))
         except (FetchError, ValueError) as error:
             part.fail(repo.get("html_url") or repo.get("full_name", "?"), error)
         return part
@@ -240,6 +247,7 @@ def repo_name(url: str) -> str:
     return f"{parts[0]}/{parts[1].removesuffix('.git')}"
 
 
-def crawl_repository_url(url: str, client: HttpFetcher, *, author: str, token: str | None = None, api_url: str = API_URL) -> Document:
+def crawl_repository_url(url: str, client: HttpFetcher, *, author: str, token: str | None = None, api_url: str = API_URL,
+                         limits: Limits = Limits()) -> Document:
     api = GitHubAPI(client, token=token, api_url=api_url)
-    return api.crawl_repository(api.repository(repo_name(url)), author=author)
+    return api.crawl_repository(api.repository(repo_name(url)), author=author, limits=limits)
