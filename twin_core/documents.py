@@ -32,13 +32,19 @@ TRACKING_PARAMS = frozenset(
 def canonical_url(url: str) -> str:
     """Lower-case scheme and host, drop fragments, tracking parameters and trailing slashes."""
     parts = urlsplit(url.strip())
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in TRACKING_PARAMS]
+    query = ""
+    if parts.query:  # most article URLs have none: skip the parse and re-encode
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in TRACKING_PARAMS])
     path = parts.path.rstrip("/") or "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, urlencode(query), ""))
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
 
 
 def document_id(platform: str, url: str) -> str:
-    return hashlib.sha256(f"{platform}\n{canonical_url(url)}".encode()).hexdigest()[:32]
+    return _id_of(platform, canonical_url(url))
+
+
+def _id_of(platform: str, canonical: str) -> str:
+    return hashlib.sha256(f"{platform}\n{canonical}".encode()).hexdigest()[:32]
 
 
 def content_hash(title: str, content: str, files: dict[str, str] | None = None) -> str:
@@ -97,17 +103,18 @@ class Document:
         if category not in CATEGORIES:
             raise ValueError(f"unknown category {category!r}; expected one of {CATEGORIES}")
         files = dict(files or {})
+        url, title = canonical_url(url), title.strip()  # once each: both feed two fields
         return cls(
-            id=document_id(platform, url),
+            id=_id_of(platform, url),
             platform=platform,
             category=category,
             author=author,
-            url=canonical_url(url),
-            title=title.strip(),
+            url=url,
+            title=title,
             content=content,
             published_at=published_at,
             fetched_at=fetched_at or utc_now(),
-            content_hash=content_hash(title.strip(), content, files),
+            content_hash=content_hash(title, content, files),
             files=files,
             extra=dict(extra or {}),
         )

@@ -120,6 +120,13 @@ def test_empty_page_is_an_extraction_error(loopback, client):
         crawl_url(url, client)
 
 
+def test_line_breaks_in_upper_case_markup():
+    # Old pages write tags in capitals; <BR> is a line break like <br>.
+    from twin_core.crawlers.html import fragment_text
+
+    assert fragment_text("<P>First line<BR>second line</P><P>Next</P>") == "First line\nsecond line\n\nNext"
+
+
 def test_platform_of_real_hosts():
     assert platform_of("https://medium.com/@a/x") == "medium"
     assert platform_of("https://towardsdatascience.medium.com/x") == "medium"

@@ -7,10 +7,8 @@ skip nested ones), which keeps it many times faster than a BeautifulSoup tree wa
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
@@ -69,29 +67,17 @@ def node_text(node: LexborNode) -> str:
     return clean_inline(node.text(deep=True, separator="", strip=False))
 
 
-@lru_cache(maxsize=64)
-def _parts(selector: str) -> tuple[tuple[str, str], ...]:
-    """Each comma-separated part of a selector with a word the page must contain to match it."""
-    out = []
-    for part in (p.strip() for p in selector.split(",")):
-        words = re.findall(r"[A-Za-z][\w-]*", part.split("[")[0]) or [part]
-        out.append((part, words[-1]))
-    return tuple(out)
-
-
-def remove(root: LexborNode, selector: str, html: str | None = None) -> None:
-    if html is not None:  # skip the parts that cannot match: fewer selectors, faster query
-        lower = html.lower()
-        selector = ",".join(part for part, word in _parts(selector) if word.lower() in lower)
-        if not selector:
-            return
+def remove(root: LexborNode, selector: str) -> None:
+    # One query for the whole selector: on a real page every part can match somewhere, and a
+    # query over a parsed tree costs less than scanning the page text for each part first.
     for node in css(root, selector):
         node.decompose()
 
 
-def break_lines(root: LexborNode, html: str | None = None) -> None:
-    if html is not None and "<br" not in html:
-        return  # most pages have none; skip the query
+def break_lines(root: LexborNode) -> None:
+    """Each ``<br>`` becomes a line break in the text."""
+    if not root.parser.tags("br"):  # most pages have none: a tag lookup costs less than a query
+        return
     for br in css(root, "br"):
         br.replace_with("\n")
 
@@ -229,6 +215,6 @@ def fragment_text(fragment: str, drop: str = CHROME) -> str:
     root = parse(f"<html><body>{fragment}</body></html>").body
     if root is None:
         return ""
-    remove(root, drop, fragment)
-    break_lines(root, fragment)
+    remove(root, drop)
+    break_lines(root)
     return join_blocks(blocks(root))

@@ -67,8 +67,8 @@ def parse_export_article(html: str, author: str, fallback_url: str) -> Document:
     date = iso_date(date_line.removeprefix("Published on").removeprefix("Created on").strip())
     for node in h.css(body, "h1, p.created, p.published"):
         node.decompose()
-    h.remove(body, h.CHROME, html)
-    h.break_lines(body, html)
+    h.remove(body, h.CHROME)
+    h.break_lines(body)
     text = h.join_blocks(h.blocks(body))
     if not text:
         raise h.ExtractionError("article has no text")
@@ -112,8 +112,8 @@ def extract_article(html: str, url: str, *, author: str | None = None) -> Docume
         (t for s in TITLE_SELECTORS if (t := h.text_of(tree, s))), None
     ) or h.page_title(page)
     byline = h.ld_author(article) or h.text_of(tree, ".author-info__name, [itemprop=author] [itemprop=name], .publisher-author-card h3")
-    h.remove(root, NOT_CONTENT, html)
-    h.break_lines(root, html)
+    h.remove(root, NOT_CONTENT)
+    h.break_lines(root)
     text = h.join_blocks(h.blocks(root))
     if not text:
         raise h.ExtractionError("LinkedIn article body is empty")

@@ -21,9 +21,9 @@ LABELS = frozenset({"Top highlight", "Member-only story", "--", "Listen", "Share
 STRUCTURAL = "h1[id],h2[id],h3[id],h4[id],p[id],pre,blockquote[id],li[id],.pw-post-body-paragraph"
 
 
-def _body_text(root, title: str | None, html: str | None = None) -> str:
-    h.remove(root, h.CHROME, html)
-    h.break_lines(root, html)
+def _body_text(root, title: str | None) -> str:
+    h.remove(root, h.CHROME)
+    h.break_lines(root)
     parts = h.blocks(root, skip_texts=LABELS)
     if parts and title and parts[0] == title:
         parts = parts[1:]
@@ -39,7 +39,7 @@ def extract_article(html: str, url: str, *, author: str | None = None) -> Docume
         title = h.text_of(legacy, ".graf--title") or h.page_title(page)
         for figure in h.css(legacy, "figure"):
             figure.decompose()
-        h.break_lines(legacy, html)
+        h.break_lines(legacy)
         nodes = h.css(legacy, ".graf")
         parts = h.blocks(legacy, nodes=nodes, skip_texts=LABELS)
         if parts and parts[0] == title:
@@ -53,8 +53,8 @@ def extract_article(html: str, url: str, *, author: str | None = None) -> Docume
         heading = (h.css_first(root, ".pw-post-title, h1[data-testid=storyTitle]") if generation == "2022" else None) or h.css_first(root, "h1")
         title = h.clean_inline(heading.text(separator="")) if heading is not None else None
         title = title or h.page_title(page)
-        h.remove(root, h.CHROME, html)
-        h.break_lines(root, html)
+        h.remove(root, h.CHROME)
+        h.break_lines(root)
         parts = h.blocks(root, nodes=h.css(root, STRUCTURAL), skip_texts=LABELS)
         if parts and parts[0] == title:
             parts = parts[1:]
@@ -95,7 +95,7 @@ def parse_export_post(html: str, author: str) -> Document | None:
     body = h.css_first(tree, 'section[data-field="body"]')
     if body is None:
         raise h.ExtractionError("export post has no body section")
-    text = _body_text(body, title, html)
+    text = _body_text(body, title)
     if not text:
         raise h.ExtractionError("export post is empty")
     return Document.create(

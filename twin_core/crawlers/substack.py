@@ -34,9 +34,9 @@ def body_text(html_fragment: str) -> str:
     return h.fragment_text(html_fragment, NOT_AUTHOR)
 
 
-def _text(root, html: str | None = None) -> str:
-    h.remove(root, NOT_AUTHOR, html)
-    h.break_lines(root, html)
+def _text(root) -> str:
+    h.remove(root, NOT_AUTHOR)
+    h.break_lines(root)
     return h.join_blocks(h.blocks(root))
 
 
@@ -56,12 +56,11 @@ def extract_post(html: str, url: str, *, author: str | None = None) -> Document:
     if body is None:
         raise h.ExtractionError("no Substack post body (div.body.markup)")
     truncated = False
-    if "paywall" in html:
+    paywalls = h.css(tree, ".paywall, [data-testid=paywall]") if "paywall" in html else []
+    if paywalls:  # only then look for comment areas: a paywall there does not truncate the body
         comment_areas = {node.mem_id for node in h.css(tree, COMMENT_AREAS)}
-        truncated = any(
-            not _inside(node, comment_areas) for node in h.css(tree, ".paywall, [data-testid=paywall]")
-        )
-    text = _text(body, html)
+        truncated = any(not _inside(node, comment_areas) for node in paywalls)
+    text = _text(body)
     if not text:
         raise h.ExtractionError("Substack post body is empty")
     title = h.text_of(tree, "h1.post-title") or article.get("headline") or h.page_title(page) or ""

@@ -28,8 +28,8 @@ def extract_article(html: str, url: str, *, author: str | None = None, platform:
     body = tree.body
     if body is None:
         raise h.ExtractionError("page has no body")
-    h.remove(body, BOILERPLATE, html)
-    h.break_lines(body, html)
+    h.remove(body, BOILERPLATE)
+    h.break_lines(body)
     text = ""
     for selector in MAIN:
         root = body if selector == "body" else h.css_first(body, selector)
