@@ -80,5 +80,6 @@ def main() -> None:
     ]
     print(f"goal: >= 2x with every cosine >= 0.99 -> {'met by ' + ', '.join(met) if met else 'NOT met'}")
 
+
 if __name__ == "__main__":
     main()
