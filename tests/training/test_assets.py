@@ -88,6 +88,8 @@ def test_sensor_then_training_then_promotion_then_gate_blocks_a_worse_twin(setup
     # The requested run trains, evaluates and, passing the gate, promotes.
     run = _run_training(defs, instance, FAST_TWIN, request.tags)
     assert run.success
+    pairs = run.asset_materializations_for_node("preference_dataset")[0].metadata
+    assert pairs["pairs"].value == pairs["train_pairs"].value + pairs["test_pairs"].value > 0
     twin = ModelRegistry(store, TWIN_MODEL)
     assert twin.get_alias(PRODUCTION) == "v1"
     card = twin.card("v1")

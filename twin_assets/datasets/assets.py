@@ -124,6 +124,7 @@ def instruction_dataset_schema(object_store: ObjectStoreResource) -> dg.AssetChe
 class PreferenceDatasetConfig(dg.Config):
     max_pairs_per_split: int = Field(64, description="Instructions per split the base model answers (generation is the slow part).")
     max_new_tokens: int = Field(64, description="Length of the base model's (rejected) answers.")
+    temperature: float = Field(0.8, description="Sampling temperature of the base model's answers (seeded: same model, same answers); 0: greedy.")
 
 
 @dg.asset(
@@ -148,7 +149,10 @@ def preference_dataset(
     base_version = base.resolve(LATEST)
     model, tokenizer = load_model(base.materialize_version(base_version, Path(trainer.work_dir) / "cache"))
     built = build_preference_dataset(
-        splits, lambda prompts: generate_answers(model, tokenizer, prompts, config.max_new_tokens),
+        splits,
+        lambda prompts: generate_answers(
+            model, tokenizer, prompts, config.max_new_tokens, min_new_tokens=8, temperature=config.temperature,
+        ),
         config.max_pairs_per_split,
     )
     manifest = {

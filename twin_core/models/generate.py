@@ -18,10 +18,21 @@ def load_model(model_dir: str | Path) -> tuple[Any, Any]:
 
 def generate_answers(
     model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]],
-    max_new_tokens: int = 64, batch_size: int = 16,
+    max_new_tokens: int = 64, batch_size: int = 16, min_new_tokens: int = 1,
+    repetition_penalty: float = 1.2, temperature: float = 0.0, seed: int = 0,
 ) -> list[str]:
-    """Greedy (deterministic) answers to chat prompts, special tokens stripped."""
+    """Answers to chat prompts, special tokens stripped; deterministic.
+
+    ``temperature=0`` decodes greedily; above 0 it samples with a seeded generator, so the
+    same model and prompts give the same texts.
+
+    Special tokens other than end-of-turn are suppressed and at least ``min_new_tokens`` are
+    generated, with a mild repetition penalty: an untrained model would otherwise often answer
+    with nothing but specials or one repeated newline, which strip to an empty string.
+    """
     import torch
+
+    suppress = sorted(set(tokenizer.all_special_ids) - {tokenizer.eos_token_id})
 
     answers: list[str] = []
     for start in range(0, len(prompts), batch_size):
@@ -30,10 +41,15 @@ def generate_answers(
             for p in prompts[start:start + batch_size]
         ]
         batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        sampling = {"do_sample": False}
+        if temperature > 0:
+            torch.manual_seed(seed + start)
+            sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95}
         with torch.no_grad():
             output = model.generate(
-                **batch, max_new_tokens=max_new_tokens, do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
+                **batch, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
+                repetition_penalty=repetition_penalty, **sampling,
+                pad_token_id=tokenizer.pad_token_id, suppress_tokens=suppress or None,
             )
         new_tokens = output[:, batch["input_ids"].shape[1]:]
         answers.extend(t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
