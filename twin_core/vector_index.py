@@ -315,7 +315,9 @@ class VectorIndex:
             try:
                 return call()
             except MilvusException as error:
-                if "not loaded" not in str(error).lower() or attempt == attempts - 1:
+                message = str(error).lower()
+                unloaded = error.code == 101 or any(w in message for w in ("not loaded", "released", "loading"))
+                if not unloaded or attempt == attempts - 1:
                     raise
                 time.sleep(0.25)
         raise AssertionError("unreachable")

@@ -1,5 +1,7 @@
 """The chunk collection on a real Milvus Lite server: idempotent creation, upsert, delete, search."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,16 @@ def test_filters_and_hybrid_search(index):
     assert [hits[0].id for hits in hybrid] == ["c7", "c7"]
     with pytest.raises(ValueError, match="differ in length"):
         index.search(query, ["one text"], k=3)
+
+
+def test_search_rides_through_a_reload(index):
+    index.upsert(rows(10))
+    index.refresh()
+    index.client.release_collection(index.collection)  # as refresh() does between flush and load
+    reload = threading.Timer(0.5, index.client.load_collection, args=(index.collection,))
+    reload.start()
+    try:
+        hits = index.search(np.ones((1, DIM)), k=3)
+    finally:
+        reload.join()
+    assert len(hits[0]) == 3
