@@ -94,6 +94,7 @@ class TwinModelConfig(dg.Config):
     kinds={"pytorch", "huggingface", "deepspeed"},
     deps=[base_model, instruction_dataset, preference_dataset],
     op_tags=TRAINING_TAGS,
+    tags=TRAINING_TAGS,
     description="The twin: TRL SFT (LoRA or full, optional DPO) of the base model on the instruction dataset, launched in-process or under torchrun/deepspeed; registered under models/twin/vN/ with its model card. Same base, data and recipe: the existing version is reused.",
 )
 def twin_model(
@@ -147,6 +148,7 @@ class ModelEvaluationConfig(dg.Config):
     kinds={"pytorch", "python"},
     deps=[twin_model],
     op_tags=TRAINING_TAGS,
+    tags=TRAINING_TAGS,
     description="The newest twin vs its base (and the current production version) on its test split: perplexity, style similarity to the author's centroid, optional LLM judge. Results go into the model card.",
 )
 def model_evaluation(
