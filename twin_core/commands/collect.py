@@ -1,13 +1,22 @@
-"""``twin collect``: run the collection job in-process against the local instance; print counts."""
+"""``twin collect``: run the collection job in-process against the local instance; print counts.
+
+Stdout gets a summary: one row of counts per asset, then each source that failed with its
+reason. Dagster's step-by-step log is not echoed (it would bury the summary); it stays in the
+instance, where ``twin dev`` (the Dagster UI) shows it under the printed run id.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from twin_core.commands import CommandError
 
 COUNTS = ("documents", "new", "changed", "unchanged", "failed")
+# Nothing from Dagster's console logger: the summary names each failed source, and a failed run
+# ends in a one-line error; the full log stays in the instance.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def register(subparsers) -> None:
@@ -24,10 +33,19 @@ def run(args) -> int:
     import dagster as dg
 
     from twin_assets.definitions import defs
+    from twin_resources.sets import resources_for
+    from twin_resources.settings import get_settings
 
-    job = defs.get_job_def("collection_job")
+    job = defs.resolve_job_def("collection_job")
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        # Resources from the settings as they are now: ``defs`` bound them when first imported.
+        result = job.execute_in_process(
+            run_config=QUIET, instance=instance, raise_on_error=False, resources=resources_for(get_settings())
+        )
+        failures = [
+            entry.user_message for entry in instance.all_logs(result.run_id)
+            if not entry.is_dagster_event and entry.level >= logging.WARNING
+        ]
     rows = []
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
@@ -36,7 +54,12 @@ def run(args) -> int:
     width = max((len(name) for name, _ in rows), default=10)
     print(f"{'asset':<{width}}  " + "  ".join(f"{c:>9}" for c in COUNTS))
     for name, meta in rows:
-        print(f"{name:<{width}}  " + "  ".join(f"{meta.get(c, ''):>9}" for c in COUNTS))
+        print(f"{name:<{width}}  " + "  ".join(f"{meta.get(c, '-'):>9}" for c in COUNTS))
+    if failures:
+        print(f"\n{len(failures)} failed:")
+        for message in failures:
+            print(f"  {message}")
+    print(f"\nrun {result.run_id} ({'success' if result.success else 'failed'}; full log: twin dev)")
     if not result.success:
         failure = next((e for e in result.all_events if e.is_step_failure), None)
         reason = failure.step_failure_data.error.message.strip().splitlines()[0] if failure else "run failed"
