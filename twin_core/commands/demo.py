@@ -84,8 +84,14 @@ def _materialize_all() -> None:
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False)
     for event in result.all_events:
-        if event.is_step_failure:
-            raise CommandError(f"step {event.step_key} failed: {event.event_specific_data.error.message.strip()}")
+        if not event.is_step_failure:
+            continue
+        error = event.event_specific_data.error
+        if error.cls_name == "DagsterAssetCheckFailedError":
+            # A blocking gate said no: the candidate is not promoted, production keeps serving.
+            print(f"    gate held: {error.message.strip().splitlines()[-1]} (candidate not promoted)")
+            continue
+        raise CommandError(f"step {event.step_key} failed: {error.message.strip()}")
     for event in result.get_asset_materialization_events():
         key = event.asset_key.to_user_string()
         metadata = event.materialization.metadata
@@ -94,8 +100,6 @@ def _materialize_all() -> None:
             if isinstance(value.value, int | float) and not isinstance(value.value, bool)
         )
         print(f"    {key:<22} {summary[:110]}")
-    if not result.success:
-        raise CommandError("the demo run failed; see the messages above")
 
 
 def _ask(api_url: str, prompt: str) -> None:
