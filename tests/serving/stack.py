@@ -23,8 +23,9 @@ CHUNKS = [
 ]
 
 
-def chunk_rows(embedder) -> list[dict]:
-    vectors = embedder.encode_documents([c[4] for c in CHUNKS])
+def chunk_rows(embedder, chunks=CHUNKS) -> list[dict]:
+    """Index rows for (platform, category, url, title, text) chunks, embedded for real."""
+    vectors = embedder.encode_documents([c[4] for c in chunks])
     return [
         {
             "id": hashlib.sha256(text.encode()).hexdigest()[:32],
@@ -32,17 +33,17 @@ def chunk_rows(embedder) -> list[dict]:
             "author": "Tamsin Vale", "platform": platform, "category": category, "url": url,
             "title": title, "position": 0, "text": text, "vector": vector,
         }
-        for (platform, category, url, title, text), vector in zip(CHUNKS, vectors, strict=True)
+        for (platform, category, url, title, text), vector in zip(chunks, vectors, strict=True)
     ]
 
 
-def fill_index(uri: str, collection: str, embedder):
+def fill_index(uri: str, collection: str, embedder, chunks=CHUNKS):
     """A chunk collection of its own (other test areas share the Milvus server)."""
     from twin_core.vector_index import VectorIndex
 
     index = VectorIndex(uri, collection=collection, dimension=embedder.dimension)
     index.ensure_collection()
-    index.upsert(chunk_rows(embedder))
+    index.upsert(chunk_rows(embedder, chunks))
     index.refresh()
     return index
 

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.serving.conftest import serve
+from tests.serving.stack import fill_index
 from twin_serving.settings import ServingSettings
 from twin_serving.web.settings import WebSettings, get_web_settings
 
@@ -50,3 +51,23 @@ def serve_web() -> Callable[..., contextmanager]:
             yield url
 
     return start
+
+
+@pytest.fixture
+def chunk_collection(milvus_server, embedder, unique_collection):
+    """``chunk_collection(chunks)``: a collection of its own on the session's Milvus Lite server,
+    filled with (platform, category, url, title, text) chunks embedded for real; dropped after.
+    ``.embedder`` made the vectors; ``.uri`` is the server's."""
+    opened = []
+
+    def fill(chunks):
+        index = fill_index(milvus_server, unique_collection, embedder, chunks)
+        opened.append(index)
+        return index
+
+    fill.embedder = embedder
+    fill.uri = milvus_server
+    yield fill
+    for index in opened:
+        index.drop()
+        index.close()

@@ -135,3 +135,20 @@ def test_status_shows_the_production_model_and_its_evaluation(serve_web, profile
         status = httpx.get(f"{url}/web/api/status").json()
     assert status["model"]["version"] == f"twin/{version}"
     assert status["model"]["metrics"] == {"rougeL": 0.41}
+
+
+def test_status_counts_the_chunks_answers_search(serve_web, profile_dir, chunk_collection, unique_collection):
+    from tests.serving.stack import CHUNKS, chunk_rows
+
+    settings = WebSettings(profiles=profile_dir / "twin.yaml", dagster_url=f"http://127.0.0.1:{closed_port()}")
+    serving = ServingSettings(milvus_uri=chunk_collection.uri, milvus_collection=unique_collection)
+    with serve_web(settings, serving, embedder=chunk_collection.embedder) as url:
+        def knowledge_base() -> dict:
+            return httpx.get(f"{url}/web/api/status", timeout=30).json()["knowledge_base"]
+
+        assert f"no collection {unique_collection} yet" in knowledge_base()["error"]
+        index = chunk_collection(CHUNKS[:4])
+        assert knowledge_base() == {"chunks": 4, "collection": unique_collection}
+        index.upsert(chunk_rows(chunk_collection.embedder, CHUNKS[4:]))
+        index.refresh()
+        assert knowledge_base()["chunks"] == len(CHUNKS)  # read live, not remembered

@@ -437,7 +437,7 @@ async function loadStatus() {
   const kb = status.knowledge_base;
   $("#status-kb").textContent = kb.error
     ? `unknown (${kb.error})`
-    : `${kb.chunks} chunks${kb.documents !== undefined ? ` from ${kb.documents} documents` : ""}`;
+    : `${kb.chunks} ${kb.chunks === 1 ? "chunk" : "chunks"} of past writing`;
   const collection = status.collection;
   $("#status-collection").textContent = collection.error ? `unknown (${collection.error})` : formatTime(collection.last_run_at);
 }
