@@ -12,14 +12,27 @@ import httpx
 import pytest
 
 
-@contextlib.contextmanager
-def serve(app, ready_path: str = "/health", timeout: float = 60.0) -> Iterator[str]:
-    """Run an ASGI app on a free 127.0.0.1 port (lifespan included); yield its base URL."""
-    import uvicorn
-
+def bound_socket() -> socket.socket:
+    """A TCP socket bound to a free 127.0.0.1 port, not listening: connections to it are
+    refused until ``serve`` starts on it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.contextmanager
+def serve(
+    app, ready_path: str = "/health", timeout: float = 60.0, sock: socket.socket | None = None
+) -> Iterator[str]:
+    """Run an ASGI app on a free 127.0.0.1 port (lifespan included); yield its base URL.
+
+    ``sock``: a socket already bound (see ``bound_socket``) to serve on instead, so a test can
+    give out the address before anything listens there.
+    """
+    import uvicorn
+
+    sock = sock or bound_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -316,6 +316,11 @@ function addSource(source) {
     span.textContent = title;
     item.append(span);
   }
+  // Which sources the user gave and which came from the knowledge base.
+  const kind = document.createElement("span");
+  kind.className = "source-kind";
+  kind.textContent = source.kind === "link" ? "your link" : "past writing";
+  item.append(" ", kind);
   if (source.snippet) {
     const snippet = document.createElement("p");
     snippet.className = "snippet";
