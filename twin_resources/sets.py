@@ -50,6 +50,8 @@ def prod_resources(settings: TwinSettings) -> dict[str, Any]:
             nproc_per_node=EnvVar.int("TWIN_TRAINER_NPROC"),
             deepspeed=EnvVar("TWIN_TRAINER_DEEPSPEED"),
             work_dir=EnvVar("TWIN_TRAINER_WORK_DIR"),
+            # Used when TWIN_TRAINER_LAUNCHER=kubernetes: Jobs from the training module's template.
+            namespace=EnvVar("TWIN_TRAINING_NAMESPACE"),
         ),
         "instruction_llm": InstructionLLMResource(
             base_url=EnvVar("TWIN_INSTRUCTION_LLM_URL"),

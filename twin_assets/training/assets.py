@@ -95,7 +95,7 @@ class TwinModelConfig(dg.Config):
     deps=[base_model, instruction_dataset, preference_dataset],
     op_tags=TRAINING_TAGS,
     tags=TRAINING_TAGS,
-    description="The twin: TRL SFT (LoRA or full, optional DPO) of the base model on the instruction dataset, launched in-process or under torchrun/deepspeed; registered under models/twin/vN/ with its model card. Same base, data and recipe: the existing version is reused.",
+    description="The twin: TRL SFT (LoRA or full, optional DPO) of the base model on the instruction dataset, launched in-process, under torchrun/deepspeed or as a Kubernetes Job on GPU nodes; registered under models/twin/vN/ with its model card. Same base, data and recipe: the existing version is reused.",
 )
 def twin_model(
     context: dg.AssetExecutionContext, config: TwinModelConfig,
@@ -107,6 +107,7 @@ def twin_model(
         object_store.open(), config.hyperparameters(), Path(trainer.work_dir), launcher=trainer.launcher,
         nproc=trainer.nproc_per_node, deepspeed=trainer.deepspeed or None, dpo=config.dpo,
         log=lambda line: context.log.debug(line),
+        job_launcher=trainer.job_launcher(labels={"dagster/run-id": context.run_id}),
     )
     card = outcome.card
     sft = card["training"]["sft"]
@@ -126,6 +127,8 @@ def twin_model(
         "launcher": dg.MetadataValue.json(card["launcher"]),
         "path": dg.MetadataValue.text(f"models/twin/{outcome.version}/"),
     }
+    if outcome.job:
+        metadata["training_job"] = dg.MetadataValue.text(outcome.job)
     if card["training"].get("dpo"):
         metadata["dpo_final_loss"] = dg.MetadataValue.float(float(card["training"]["dpo"]["final_loss"]))
     return dg.MaterializeResult(data_version=dg.DataVersion(outcome.version), metadata=metadata)

@@ -70,7 +70,10 @@ class TrainingConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> TrainingConfig:
-        data = json.loads(Path(path).read_text())
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

@@ -100,6 +100,7 @@ class TrainingOutcome:
     version: str
     card: dict[str, Any]
     reused: bool
+    job: str | None = None  # the Kubernetes Job that trained it, when one did
 
 
 def fingerprint(base_version: str, dataset_version: str, preference_version: str | None, hyperparameters: dict[str, Any]) -> str:
@@ -116,6 +117,44 @@ def _download_split(datasets: DatasetStore, name: str, version: str, folder: Pat
     return folder
 
 
+def stage_training(
+    store: ObjectStore, base_version: str, dataset_version: str, preference_version: str | None,
+    hyperparameters: dict[str, Any], deepspeed: str | None, work_dir: Path, run_dir: Path,
+) -> TrainingConfig:
+    """Fetch the base model and datasets into local folders; returns the run's config.
+
+    The same on the machine that trains, whether that is the Dagster step or a GPU Job.
+    """
+    datasets = DatasetStore(store)
+    base_dir = ModelRegistry(store, BASE_MODEL).materialize_version(base_version, work_dir / "cache")
+    data_dir = _download_split(datasets, INSTRUCTION_DATASET, dataset_version, run_dir / "data")
+    pref_dir = (
+        _download_split(datasets, PREFERENCE_DATASET, preference_version, run_dir / "pref")
+        if preference_version else None
+    )
+    return TrainingConfig(
+        base_model_dir=str(base_dir), dataset_dir=str(data_dir), output_dir=str(run_dir / "out"),
+        preference_dataset_dir=str(pref_dir) if pref_dir else None, deepspeed=deepspeed or None,
+        **hyperparameters,
+    )
+
+
+def register_twin(
+    store: ObjectStore, lineage: dict[str, Any], config: TrainingConfig, result: dict[str, Any],
+    launcher: dict[str, Any],
+) -> str:
+    """Register a trained model (merged folder + adapter) with its card; returns the version."""
+    card = {
+        **lineage,
+        "hyperparameters": config.hyperparameters(),
+        "launcher": {**launcher, "world_size": result.get("world_size")},
+        "training": {k: v for k, v in result.items() if k in ("sft", "dpo", "wall_s")},
+    }
+    return ModelRegistry(store, TWIN_MODEL).register(
+        result["merged_dir"], card, adapter_dir=result.get("adapter_dir")
+    )
+
+
 def train_twin(
     store: ObjectStore,
     hyperparameters: dict[str, Any],
@@ -125,14 +164,21 @@ def train_twin(
     deepspeed: str | None = None,
     dpo: bool = False,
     log: Callable[[str], None] | None = None,
+    job_launcher: Any = None,
 ) -> TrainingOutcome:
     """Train a twin on the latest datasets and base model and register it as a new version.
+
+    ``launcher="kubernetes"`` hands the run to ``job_launcher`` (a ``KubernetesJobLauncher``):
+    a GPU Job fetches the inputs from the store, trains and registers the version itself, and
+    this finds it by fingerprint. The other launchers train on this machine.
 
     When the registry already holds a version with the same fingerprint, that version is
     returned and nothing trains: re-runs are idempotent.
     """
-    from twin_core.training.launch import launch
+    from twin_core.training.launch import TrainingFailed, launch
 
+    if launcher == "kubernetes" and job_launcher is None:
+        raise ValueError("launcher 'kubernetes' needs a job launcher (the trainer resource builds one)")
     datasets = DatasetStore(store)
     dataset_version = datasets.resolve(INSTRUCTION_DATASET)
     preference_version = datasets.resolve(PREFERENCE_DATASET) if dpo else None
@@ -147,30 +193,36 @@ def train_twin(
     if existing := twin.find(fingerprint=key):
         twin.set_alias(CANDIDATE, existing)
         return TrainingOutcome(existing, twin.card(existing), reused=True)
+    lineage = {
+        "fingerprint": key,
+        "base_model": {"name": BASE_MODEL, "version": base_version, "source": base.card(base_version).get("source")},
+        "dataset": {"name": INSTRUCTION_DATASET, "version": dataset_version},
+        "preference_dataset": {"name": PREFERENCE_DATASET, "version": preference_version} if dpo else None,
+    }
+
+    if launcher == "kubernetes":
+        from twin_core.training.remote import RemoteTraining, store_spec
+
+        spec = RemoteTraining(
+            store=store_spec(store), base_model_version=base_version, dataset_version=dataset_version,
+            preference_version=preference_version, hyperparameters=hyperparameters,
+            deepspeed=deepspeed or None, lineage=lineage,
+        )
+        job = job_launcher.run(spec.to_json(), log=log)
+        version = twin.find(fingerprint=key)
+        if version is None:
+            raise TrainingFailed(f"training job {job} succeeded but registered no {TWIN_MODEL} version with fingerprint {key}")
+        twin.set_alias(CANDIDATE, version)
+        return TrainingOutcome(version, twin.card(version), reused=False, job=job)
 
     work_dir.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(dir=work_dir, prefix="run."))
     try:
-        base_dir = base.materialize_version(base_version, work_dir / "cache")
-        data_dir = _download_split(datasets, INSTRUCTION_DATASET, dataset_version, run_dir / "data")
-        pref_dir = _download_split(datasets, PREFERENCE_DATASET, preference_version, run_dir / "pref") if dpo else None
-        config = TrainingConfig(
-            base_model_dir=str(base_dir), dataset_dir=str(data_dir), output_dir=str(run_dir / "out"),
-            preference_dataset_dir=str(pref_dir) if pref_dir else None, deepspeed=deepspeed or None,
-            **hyperparameters,
-        )
+        config = stage_training(store, base_version, dataset_version, preference_version,
+                                hyperparameters, deepspeed, work_dir, run_dir)
         result = launch(config, launcher, nproc, log=log)  # type: ignore[arg-type]
-        card = {
-            "fingerprint": key,
-            "base_model": {"name": BASE_MODEL, "version": base_version, "source": base.card(base_version).get("source")},
-            "dataset": {"name": INSTRUCTION_DATASET, "version": dataset_version},
-            "preference_dataset": {"name": PREFERENCE_DATASET, "version": preference_version} if dpo else None,
-            "hyperparameters": config.hyperparameters(),
-            "launcher": {"launcher": launcher, "nproc": nproc, "deepspeed": deepspeed or None, "world_size": result.get("world_size")},
-            "training": {k: v for k, v in result.items() if k in ("sft", "dpo", "wall_s")},
-        }
-        adapter = result.get("adapter_dir")
-        version = twin.register(result["merged_dir"], card, adapter_dir=adapter)
+        version = register_twin(store, lineage, config, result,
+                                {"launcher": launcher, "nproc": nproc, "deepspeed": deepspeed or None})
         twin.set_alias(CANDIDATE, version)
         return TrainingOutcome(version, twin.card(version), reused=False)
     finally:

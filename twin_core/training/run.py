@@ -197,13 +197,32 @@ def _merge_adapter(base_dir: str, adapter_dir: Path, merged_dir: Path) -> None:
     merged.save_pretrained(merged_dir, safe_serialization=True)
 
 
+def load_run(value: str) -> dict[str, Any]:
+    """``--config``: a JSON file, or the JSON itself (starts with ``{``), as the Kubernetes
+    launcher passes it."""
+    text = value if value.lstrip().startswith("{") else Path(value).read_text()
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("--config must hold a JSON object")
+    return data
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fine-tune the twin (SFT, optional DPO).")
-    parser.add_argument("--config", required=True, help="TrainingConfig JSON file")
+    parser.add_argument(
+        "--config", required=True,
+        help="TrainingConfig JSON file, or a remote run (file or inline JSON): fetch inputs from the object store, train, register",
+    )
     # deepspeed's launcher appends --local_rank; LOCAL_RANK in the environment says the same.
     parser.add_argument("--local_rank", "--local-rank", type=int, default=None)
     args = parser.parse_args(argv)
-    train(TrainingConfig.load(args.config))
+    data = load_run(args.config)
+    from twin_core.training.remote import REMOTE_KIND, RemoteTraining, run_remote
+
+    if data.get("kind") == REMOTE_KIND:
+        run_remote(RemoteTraining.from_dict(data))
+    else:
+        train(TrainingConfig.from_dict(data))
     return 0
 
 

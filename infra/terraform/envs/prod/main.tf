@@ -10,6 +10,8 @@ locals {
   tgi_url = "http://tgi.${local.namespaces.serving}.svc.cluster.local:8080"
 
   # Non-secret environment of every LLM Twin container; secrets come from twin-secrets.
+  # TWIN_TRAINER_*: a training run submits a GPU Job from the training module's template (whose
+  # GPU count is training_gpus_per_job); the Job itself works in its scratch volume.
   app_config = {
     TWIN_ENV                = "prod"
     TWIN_S3_BUCKET          = module.storage.bucket_names["data"]
@@ -20,6 +22,10 @@ locals {
     LANGFUSE_HOST           = var.langfuse_host
     TWIN_TGI_DEPLOYMENT     = "${local.namespaces.serving}/tgi"
     TWIN_TRAINING_NAMESPACE = local.namespaces.training
+    TWIN_TRAINER_LAUNCHER   = "kubernetes"
+    TWIN_TRAINER_NPROC      = tostring(var.training_gpus_per_job)
+    TWIN_TRAINER_DEEPSPEED  = var.training_deepspeed
+    TWIN_TRAINER_WORK_DIR   = "/tmp/twin"
     AWS_REGION              = var.region
   }
 }

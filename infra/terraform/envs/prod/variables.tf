@@ -166,6 +166,17 @@ variable "training_gpus_per_job" {
   default     = 4
 }
 
+variable "training_deepspeed" {
+  type        = string
+  description = "DeepSpeed config of training runs (TWIN_TRAINER_DEEPSPEED): zero2, zero3, zero3_offload, or empty for plain DDP."
+  default     = "zero2"
+
+  validation {
+    condition     = contains(["", "zero2", "zero3", "zero3_offload"], var.training_deepspeed)
+    error_message = "training_deepspeed must be zero2, zero3, zero3_offload or empty."
+  }
+}
+
 variable "training_max_gpus" {
   type        = number
   description = "GPU quota of the training namespace."

@@ -2,8 +2,9 @@
 # tagged twin/compute=training) creates a Kubernetes Job from the template below in this
 # namespace, waits for it and reads the result from the model registry. The Job lands on a GPU
 # node (scaled up from zero by the cluster autoscaler) and runs
-#   torchrun --nproc-per-node <gpus> -m twin_core.training.run --config <file>
-# with DeepSpeed configured by the training config.
+#   torchrun --nproc-per-node <gpus> -m twin_core.training.run --config '<run as JSON>'
+# which fetches the base model and dataset from S3, trains with the DeepSpeed config the run
+# names and registers the new version under models/ (twin_core/training/kubernetes.py, remote.py).
 
 locals {
   labels = { "app.kubernetes.io/name" = "twin-training", "app.kubernetes.io/part-of" = "llm-twin" }
@@ -39,7 +40,7 @@ locals {
             name    = "train"
             image   = var.image
             command = ["torchrun", "--nproc-per-node", tostring(var.gpus_per_job), "-m", "twin_core.training.run"]
-            # The launcher appends the run's config: ["--config", "<s3 or local path>"].
+            # The launcher appends the run, inline: ["--config", "{\"kind\": \"twin/remote-training\", ...}"].
             args    = []
             envFrom = [
               { configMapRef = { name = module.env.config_map_name } },
@@ -48,6 +49,8 @@ locals {
             env = [
               { name = "NCCL_DEBUG", value = "WARN" },
               { name = "HF_HOME", value = "/scratch/hf" },
+              # Where the run stages the base model and datasets and writes its outputs.
+              { name = "TWIN_TRAINER_WORK_DIR", value = "/scratch/work" },
             ]
             resources = {
               requests = { cpu = var.cpu, memory = var.memory, "nvidia.com/gpu" = tostring(var.gpus_per_job) }
