@@ -1,10 +1,12 @@
-"""The Kubernetes API as training uses it: a client and clear errors.
+"""The Kubernetes API as training and promotion use it: a client, clear errors, the TGI rollout.
 
 ``kubernetes`` (the official client, installed with the ``prod`` extra) is imported inside the
 functions, so loading the Dagster code location never pays for it.
 
 Names shared with ``infra/terraform`` (keep them in step):
 
+- the TGI pod-template annotation ``twin/model-version`` (``modules/serving``): changing it rolls
+  the deployment; ``TWIN_TGI_DEPLOYMENT`` names it as ``<namespace>/<name>``;
 - the Job template: ConfigMap ``training-job``, key ``job.yaml``, container ``train``
   (``modules/training``), in ``TWIN_TRAINING_NAMESPACE``.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+MODEL_VERSION_ANNOTATION = "twin/model-version"
 REQUEST_TIMEOUT_S = 30
 
 
@@ -62,3 +65,42 @@ def describe_api_error(error: Exception) -> str:
             message = str(body)[:300]
     head = f"{status} {reason}" if status else str(reason)
     return f"{head}: {message}" if message else head
+
+
+def model_version_patch(version: str) -> dict[str, Any]:
+    """The merge patch that rolls a deployment to ``version``: one pod-template annotation.
+
+    A changed pod template starts a rolling update; the same version again changes nothing.
+    """
+    if not version:
+        raise ValueError("version must not be empty")
+    return {"spec": {"template": {"metadata": {"annotations": {MODEL_VERSION_ANNOTATION: version}}}}}
+
+
+def roll_deployment(api: Any, deployment: str, version: str) -> dict[str, Any]:
+    """Patch ``<namespace>/<name>`` so its pods are replaced by ones serving ``version``.
+
+    Returns ``{"deployment", "version", "generation"}`` from the API's answer.
+    """
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    namespace, name = split_name(deployment)
+    apps = client.AppsV1Api(api)
+    try:
+        # The generated client would send a dict as a JSON Patch (a list of operations is
+        # expected there); say explicitly that this is a merge patch.
+        answer = apps.patch_namespaced_deployment(
+            name, namespace, model_version_patch(version),
+            _content_type="application/merge-patch+json", _request_timeout=REQUEST_TIMEOUT_S,
+        )
+    except ApiException as error:
+        raise KubernetesError(
+            f"cannot roll deployment {deployment} to {version}: {describe_api_error(error)}"
+        ) from error
+    annotations = (answer.spec.template.metadata.annotations or {}) if answer.spec else {}
+    if annotations.get(MODEL_VERSION_ANNOTATION) != version:
+        raise KubernetesError(
+            f"deployment {deployment} did not take the annotation {MODEL_VERSION_ANNOTATION}={version}"
+        )
+    return {"deployment": deployment, "version": version, "generation": answer.metadata.generation}

@@ -11,6 +11,10 @@ from typing import Any
 from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
 
+from twin_resources.deployment import (
+    KubernetesModelDeploymentResource,
+    LocalModelDeploymentResource,
+)
 from twin_resources.embedder import EmbedderResource
 from twin_resources.http import CrawlerHttpResource
 from twin_resources.llm import InstructionLLMResource
@@ -30,6 +34,7 @@ def local_resources(settings: TwinSettings) -> dict[str, Any]:
         "embedder": EmbedderResource(model=settings.embedding_model, batch_size=settings.embedding_batch_size),
         "trainer": TrainerLauncherResource(work_dir=str(settings.home.resolve() / "training")),
         "instruction_llm": InstructionLLMResource(),
+        "deployment": LocalModelDeploymentResource(),
     }
 
 
@@ -58,6 +63,8 @@ def prod_resources(settings: TwinSettings) -> dict[str, Any]:
             model=EnvVar("TWIN_INSTRUCTION_LLM_MODEL"),
             api_key=EnvVar("TWIN_INSTRUCTION_LLM_API_KEY"),
         ),
+        # Promotion rolls TGI (infra/terraform/modules/serving).
+        "deployment": KubernetesModelDeploymentResource(deployment=EnvVar("TWIN_TGI_DEPLOYMENT")),
     }
 
 

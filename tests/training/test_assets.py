@@ -18,6 +18,7 @@ from twin_core.documents import Document
 from twin_core.object_store import LocalFolderStore
 from twin_core.registry import BASE_MODEL, PRODUCTION, TWIN_MODEL, ModelRegistry
 from twin_core.warehouse import CLEANED_PREFIX, DocumentWarehouse
+from twin_resources.deployment import LocalModelDeploymentResource
 from twin_resources.embedder import EmbedderResource
 from twin_resources.llm import InstructionLLMResource
 from twin_resources.object_store import LocalObjectStoreResource
@@ -44,6 +45,7 @@ def setup(tmp_path):
         "trainer": TrainerLauncherResource(work_dir=str(tmp_path / "work")),
         "embedder": EmbedderResource(),
         "instruction_llm": InstructionLLMResource(),
+        "deployment": LocalModelDeploymentResource(),
     }
     defs = dg.Definitions.merge(datasets.defs, training.defs, dg.Definitions(resources=resources))
     return store, defs, dg.DagsterInstance.ephemeral()
@@ -101,6 +103,8 @@ def test_sensor_then_training_then_promotion_then_gate_blocks_a_worse_twin(setup
     twin_meta = run.asset_materializations_for_node("twin_model")[0].metadata
     assert twin_meta["final_loss"].value < twin_meta["first_loss"].value
     assert [c.passed for c in run.get_asset_check_evaluations() if c.check_name == "beats_baseline"] == [True]
+    rollout = run.asset_materializations_for_node("production_model")[0].metadata["rollout"].value
+    assert rollout["target"] == "local" and rollout["version"] == "v1"
 
     # A recipe that cannot learn (its one step is the warmup step, at learning rate 0) does not
     # beat its base: the blocking check fails, production_model does not run, the alias stays.
@@ -115,7 +119,7 @@ def test_sensor_then_training_then_promotion_then_gate_blocks_a_worse_twin(setup
 
     # Asking production_model directly for the failed candidate is refused too.
     direct = dg.materialize([training.production_model], instance=instance,
-                            resources={"object_store": defs.resources["object_store"]}, raise_on_error=False,
+                            resources={k: defs.resources[k] for k in ("object_store", "deployment")}, raise_on_error=False,
                             selection=[training.production_model])
     assert not direct.success and twin.get_alias(PRODUCTION) == "v1"
 

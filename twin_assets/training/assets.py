@@ -13,6 +13,7 @@ from pydantic import Field
 
 from twin_assets.datasets.assets import instruction_dataset, md_table, preference_dataset
 from twin_core.warehouse import CLEANED_PREFIX, DocumentWarehouse
+from twin_resources.deployment import ModelDeploymentResource
 from twin_resources.embedder import EmbedderResource
 from twin_resources.llm import InstructionLLMResource
 from twin_resources.object_store import ObjectStoreResource
@@ -210,9 +211,11 @@ def model_evaluation_beats_baseline(object_store: ObjectStoreResource) -> dg.Ass
     group_name=GROUP,
     kinds={"python"},
     deps=[model_evaluation],
-    description="Moves the registry alias models/twin/aliases/production to the evaluated twin (the served model). Runs only after the beats_baseline check passes, and refuses a version whose card records a failed evaluation.",
+    description="Moves the registry alias models/twin/aliases/production to the evaluated twin (the served model), then has the model server pick it up (on Kubernetes: a rolling update of TGI). Runs only after the beats_baseline check passes, and refuses a version whose card records a failed evaluation.",
 )
-def production_model(context: dg.AssetExecutionContext, object_store: ObjectStoreResource) -> dg.MaterializeResult:
+def production_model(
+    context: dg.AssetExecutionContext, object_store: ObjectStoreResource, deployment: ModelDeploymentResource,
+) -> dg.MaterializeResult:
     from twin_core.registry import TWIN_MODEL, ModelRegistry
     from twin_core.training.pipeline import promote
 
@@ -223,12 +226,17 @@ def production_model(context: dg.AssetExecutionContext, object_store: ObjectStor
         raise dg.Failure(str(error)) from error
     metrics = ModelRegistry(store, TWIN_MODEL).card(version).get("metrics", {})
     context.log.info(f"production: {previous or 'none'} -> {version}")
+    # Also when the alias did not move: it re-applies a roll that failed after the alias moved
+    # (the same annotation value again changes nothing).
+    rollout = deployment.roll(version)
+    context.log.info(f"rollout: {rollout['action']}")
     return dg.MaterializeResult(
         data_version=dg.DataVersion(version),
         metadata={
             "version": dg.MetadataValue.text(version),
             "previous_version": dg.MetadataValue.text(previous or "none"),
             "changed": dg.MetadataValue.bool(previous != version),
+            "rollout": dg.MetadataValue.json(rollout),
             "perplexity": dg.MetadataValue.float(float(metrics.get("perplexity", float("nan")))),
             "style_similarity": dg.MetadataValue.float(float(metrics.get("style_similarity", float("nan")))),
         },
