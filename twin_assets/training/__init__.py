@@ -3,7 +3,8 @@
 ``continuous_training_sensor`` (running by default) requests ``continuous_training_job`` for
 every new ``instruction_dataset`` version; a passing ``beats_baseline`` check lets the run move
 the ``production`` alias. The same dataset version never trains twice. Env (prod):
-``TWIN_TRAINER_LAUNCHER``, ``TWIN_TRAINER_NPROC``, ``TWIN_TRAINER_DEEPSPEED``.
+``TWIN_TRAINER_LAUNCHER``, ``TWIN_TRAINER_NPROC``, ``TWIN_TRAINER_DEEPSPEED``,
+``TWIN_TRAINING_NAMESPACE``, ``TWIN_TGI_DEPLOYMENT``.
 """
 
 import dagster as dg
