@@ -11,6 +11,7 @@ Search filters are Milvus boolean expressions over the scalar fields, for exampl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -56,9 +57,14 @@ class Hit:
     position: int
     text: str
     score: float
+    # The stored embedding, when the search asked for it (``with_vectors=True``).
+    vector: list[float] | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if out["vector"] is None:
+            del out["vector"]
+        return out
 
 
 def collection_name(model_name: str, dimension: int) -> str:
@@ -265,13 +271,15 @@ class VectorIndex:
         filter: str = "",
         mode: SearchMode | None = None,
         ef: int | None = None,
+        with_vectors: bool = False,
     ) -> list[list[Hit]]:
         """Top ``k`` chunks for each query, all queries in one request.
 
         ``query_texts`` (same order as the vectors) enable the BM25 side of hybrid search;
         without them, or with ``mode="dense"``, only vectors are compared. ``filter`` is a
         Milvus expression (see ``build_filter``). Scores: cosine similarity for dense search,
-        fused RRF score for hybrid; higher is better in both.
+        fused RRF score for hybrid; higher is better in both. ``with_vectors`` returns each
+        hit's stored embedding in the same reply (for MMR), instead of a second read by id.
         """
         vectors = np.asarray(query_vectors, dtype=np.float32)
         if vectors.ndim == 1:
@@ -285,6 +293,7 @@ class VectorIndex:
         mode = mode or self.mode
         dense_params = {**DENSE_SEARCH, "params": {"ef": max(ef or DENSE_SEARCH["params"]["ef"], k)}}
         data = vectors.tolist()
+        fields = OUTPUT_FIELDS + ["vector"] if with_vectors else OUTPUT_FIELDS
         if mode == "hybrid" and query_texts is not None:
             from pymilvus import AnnSearchRequest, RRFRanker
 
@@ -295,14 +304,14 @@ class VectorIndex:
             ]
             results = self._retry_unloaded(
                 lambda: self.client.hybrid_search(
-                    self.collection, requests, RRFRanker(RRF_K), limit=k, output_fields=OUTPUT_FIELDS, timeout=self.timeout
+                    self.collection, requests, RRFRanker(RRF_K), limit=k, output_fields=fields, timeout=self.timeout
                 )
             )
         else:
             results = self._retry_unloaded(
                 lambda: self.client.search(
                     self.collection, data=data, anns_field="vector", filter=filter, limit=k,
-                    output_fields=OUTPUT_FIELDS, search_params=dense_params, timeout=self.timeout,
+                    output_fields=fields, search_params=dense_params, timeout=self.timeout,
                 )
             )
         return [[_hit(hit) for hit in hits] for hits in results]
@@ -343,4 +352,5 @@ def _hit(raw: dict[str, Any]) -> Hit:
         position=int(entity["position"]),
         text=entity["text"],
         score=float(raw.get("distance", raw.get("score", 0.0))),
+        vector=entity.get("vector"),
     )

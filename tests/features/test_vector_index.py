@@ -80,6 +80,23 @@ def test_batched_dense_search_matches_brute_force(index):
         assert hits[0].title and hits[0].url.startswith("https://") and hits[0].platform
 
 
+def test_search_returns_the_stored_vectors_when_asked(index):
+    data = rows(10)
+    index.upsert(data)
+    index.refresh()
+    stored = {row["id"]: np.asarray(row["vector"], dtype=np.float32) for row in data}
+    query = np.ones((2, DIM))
+    for mode, texts in (("dense", None), ("hybrid", ["milvus retrieval"] * 2)):
+        plain = index.search(query, texts, k=3, mode=mode)
+        assert all(hit.vector is None for hits in plain for hit in hits)
+        assert "vector" not in plain[0][0].to_dict()
+        with_vectors = index.search(query, texts, k=3, mode=mode, with_vectors=True)
+        assert [[h.id for h in hits] for hits in with_vectors] == [[h.id for h in hits] for hits in plain]
+        for hits in with_vectors:
+            for hit in hits:
+                np.testing.assert_allclose(hit.vector, stored[hit.id], rtol=1e-6)
+
+
 def test_filters_and_hybrid_search(index):
     data = rows(20)
     index.upsert(data)
