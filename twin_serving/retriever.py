@@ -68,12 +68,13 @@ class Retriever:
                 self._index = index
             return self._index
 
-    def search(self, queries: Sequence[str], k: int, filter_expr: str | None) -> Retrieval:
-        """Blocking; run in a worker thread."""
+    def search(self, queries: Sequence[str], k: int, filter_expr: str | None,
+               *, with_vectors: bool = False) -> Retrieval:
+        """Blocking; run in a worker thread. ``with_vectors``: hits carry their embeddings."""
         index = self.index()
         embedder = self.embedder
         try:
-            return retrieve(embedder, index, queries, k, filter_expr)
+            return retrieve(embedder, index, queries, k, filter_expr, with_vectors=with_vectors)
         except RetrievalUnavailable:
             raise
         except Exception as error:

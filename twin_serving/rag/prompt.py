@@ -94,15 +94,29 @@ def build_prompt(
     platform: str | None = None,
     max_link_share: float = 0.4,
     history: Sequence[dict[str, str]] = (),
+    chars_per_token: float | None = None,
 ) -> BuiltPrompt:
     """Messages for the chat template with as many sources as fit in ``budget`` tokens.
 
     Sources are taken in the given order (links first, then chunks best-first); a link is
     shortened to ``max_link_share`` of the budget so one long page cannot push out everything
     else. ``count_prompt`` counts the rendered chat prompt exactly; it is the final check.
+
+    Without links, the usual case (every retrieved chunk fits) is settled by that one exact
+    count of the whole prompt; only a prompt over budget is assembled source by source.
+    ``chars_per_token`` (the tokenizer's recent ratio, a hint only) skips that first count when
+    the prompt is clearly too long for it to succeed.
     """
     system = system_message(author, platform)
     head = [{"role": "system", "content": system}, *history]
+    if not any(source.kind == "link" for source in sources):
+        rendered = [render_source(i, source) for i, source in enumerate(sources, 1)]
+        messages = [*head, {"role": "user", "content": user_message(question, rendered)}]
+        chars = sum(len(m["content"]) for m in messages)
+        if not chars_per_token or chars / chars_per_token <= budget:
+            tokens = count_prompt(messages)
+            if tokens <= budget:
+                return BuiltPrompt(messages, list(sources), 0, tokens)
     base = [*head, {"role": "user", "content": question}]
     used_tokens = count_prompt(base)
     if used_tokens > budget:

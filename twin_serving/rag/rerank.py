@@ -26,19 +26,20 @@ def mmr_order(query_vector: Sequence[float], candidates: Sequence[Sequence[float
         return []
     cand = _normalize(np.asarray(candidates, dtype=np.float32))
     query = _normalize(np.asarray(query_vector, dtype=np.float32))
-    relevance = cand @ query
+    relevance = lambda_ * (cand @ query)
     similarity = cand @ cand.T
+    # Each candidate's highest similarity to those picked so far (nothing picked: no penalty).
+    redundancy = np.zeros(len(cand), dtype=np.float32)
+    taken = np.zeros(len(cand), dtype=bool)
     chosen: list[int] = []
-    remaining = list(range(len(cand)))
-    while remaining and len(chosen) < k:
-        if chosen:
-            redundancy = similarity[np.ix_(remaining, chosen)].max(axis=1)
-        else:
-            redundancy = np.zeros(len(remaining), dtype=np.float32)
-        scores = lambda_ * relevance[remaining] - (1 - lambda_) * redundancy
-        pick = remaining[int(np.argmax(scores))]
+    while len(chosen) < min(k, len(cand)):
+        scores = relevance - (1 - lambda_) * redundancy
+        scores[taken] = -np.inf
+        pick = int(np.argmax(scores))  # ties: the earliest candidate, as before
         chosen.append(pick)
-        remaining.remove(pick)
+        taken[pick] = True
+        column = similarity[:, pick]
+        redundancy = column if len(chosen) == 1 else np.maximum(redundancy, column)
     return chosen
 
 

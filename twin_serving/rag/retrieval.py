@@ -36,6 +36,8 @@ def to_hit(raw: Any) -> Hit:
         merged = {**entity, "id": get("id", entity.get("id")), "score": get("distance", get("score", 0.0))}
         get = merged.get
     vector = get("vector", None)
+    if vector is not None and not isinstance(vector, tuple):
+        vector = tuple(vector.tolist() if hasattr(vector, "tolist") else vector)
     return Hit(
         id=str(get("id", "")),
         text=str(get("text", "") or ""),
@@ -47,7 +49,7 @@ def to_hit(raw: Any) -> Hit:
         url=str(get("url", "") or ""),
         title=str(get("title", "") or ""),
         position=int(get("position", 0) or 0),
-        vector=tuple(float(x) for x in vector) if vector is not None else None,
+        vector=vector,
     )
 
 
@@ -69,10 +71,15 @@ class Retrieval:
     per_query_counts: list[int]
 
 
-def retrieve(embedder, index, queries: Sequence[str], k: int, filter_expr: str | None) -> Retrieval:
-    """One embedding batch, one batched search, merged hits. Blocking: run in a worker thread."""
+def retrieve(embedder, index, queries: Sequence[str], k: int, filter_expr: str | None,
+             *, with_vectors: bool = False) -> Retrieval:
+    """One embedding batch, one batched search, merged hits. Blocking: run in a worker thread.
+
+    ``with_vectors``: the hits carry their stored embeddings, returned by the same search.
+    """
     vectors = embedder.encode_queries(list(queries))
-    vectors = [list(map(float, v)) for v in vectors]
-    results = index.search(vectors, list(queries), k=k, filter=filter_expr or "")
+    options = {"with_vectors": True} if with_vectors else {}
+    results = index.search(vectors, list(queries), k=k, filter=filter_expr or "", **options)
     per_query = [[to_hit(raw) for raw in hits] for hits in results]
-    return Retrieval(merge_hits(per_query), vectors, [len(h) for h in per_query])
+    query_vectors = vectors.tolist() if hasattr(vectors, "tolist") else [list(map(float, v)) for v in vectors]
+    return Retrieval(merge_hits(per_query), query_vectors, [len(h) for h in per_query])
