@@ -1,12 +1,17 @@
 """Text generation with transformers, shaped like TGI's: token ids, text pieces, logprobs,
 finish reasons and stop sequences, streamed one token at a time.
 
-Generation runs ``model.generate`` itself (so speed matches in-process use), with a streamer and a
-logits recorder hooked in. One generation at a time: CPU inference gains nothing from more.
+Generation runs ``model.generate`` itself (so speed matches in-process use). Only what a request
+asks for is hooked in: a streamer when tokens are wanted one by one (streaming, details, stop
+sequences), the chosen token's logprob when details are wanted, a stopping check when there are
+stop sequences or the client may go away. A plain request runs ``generate`` exactly as in-process
+code would and decodes its tokens afterwards. One generation at a time: CPU inference gains
+nothing from more.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,6 +76,10 @@ class LoadedModel:
     path: str
     version: str
     max_position: int
+    # Read once per model, not per request.
+    special_ids: frozenset[int] = frozenset()
+    eos_ids: tuple[int, ...] = ()
+    pad_id: int = 0
 
     @property
     def model_id(self) -> str:
@@ -92,7 +101,10 @@ def load_model(path: str, version: str) -> LoadedModel:
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     model.eval()
     max_position = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
-    return LoadedModel(model, tokenizer, str(folder), version, max_position)
+    eos_ids = tuple(_eos_ids(model, tokenizer))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos_ids[0] if eos_ids else 0)
+    return LoadedModel(model, tokenizer, str(folder), version, max_position,
+                       frozenset(tokenizer.all_special_ids), eos_ids, pad_id)
 
 
 class _IncrementalDecoder:
@@ -114,6 +126,89 @@ class _IncrementalDecoder:
             self.read_offset = len(self.ids)
             return full[len(prefix) :]
         return ""
+
+
+class _Run:
+    """The tokens of one generation as they are made."""
+
+    def __init__(self, loaded: LoadedModel, on_token: Callable[[TokenEvent], None] | None,
+                 scores: _LastScores | None):
+        self.special_ids = loaded.special_ids
+        self.decoder = _IncrementalDecoder(loaded.tokenizer)
+        self.on_token = on_token
+        self.scores = scores
+        self.tokens: list[TokenEvent] = []
+        self.texts: list[str] = []  # non-special pieces, for stop sequences
+
+    def add(self, token_id: int) -> None:
+        special = token_id in self.special_ids
+        piece = self.decoder.push(token_id)
+        logprob = self.scores.logprob(token_id) if self.scores is not None else None
+        event = TokenEvent(token_id, piece, logprob, special)
+        self.tokens.append(event)
+        if not special:
+            self.texts.append(piece)
+        if self.on_token is not None:
+            self.on_token(event)
+
+
+class _LastScores:
+    """Keeps the step's final scores; the streamer asks for the chosen token's logprob."""
+
+    def __init__(self):
+        self.scores = None
+
+    def __call__(self, input_ids, scores):
+        self.scores = scores
+        return scores
+
+    def logprob(self, token_id: int) -> float | None:
+        import torch
+
+        if self.scores is None:
+            return None
+        return float(torch.log_softmax(self.scores[0].float(), dim=-1)[token_id])
+
+
+@functools.cache
+def _hook_types():
+    """generate() hook classes, built once (transformers is imported on first use only)."""
+    import torch
+    from transformers import LogitsProcessor, StoppingCriteria
+    from transformers.generation.streamers import BaseStreamer
+
+    class Recorder(_LastScores, LogitsProcessor):
+        pass
+
+    class Streamer(BaseStreamer):
+        def __init__(self, run: _Run):
+            self.run = run
+            self.prompt_seen = False
+
+        def put(self, value):
+            if not self.prompt_seen:  # generate() pushes the prompt first
+                self.prompt_seen = True
+                return
+            for token_id in value.reshape(-1).tolist():
+                self.run.add(token_id)
+
+        def end(self):
+            pass
+
+    class Stop(StoppingCriteria):
+        def __init__(self, run: _Run | None, stop: list[str], cancelled: threading.Event | None):
+            self.run, self.stop, self.cancelled = run, stop, cancelled
+            self.stopped = False
+
+        def __call__(self, input_ids, scores, **kwargs):
+            done = bool(self.cancelled is not None and self.cancelled.is_set())
+            if self.stop and self.run is not None:
+                tail = "".join(self.run.texts[-64:])
+                if any(s and s in tail for s in self.stop):
+                    self.stopped = done = True
+            return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
+
+    return Recorder, Streamer, Stop
 
 
 class Engine:
@@ -194,75 +289,36 @@ class Engine:
         params: GenerationParams,
         on_token: Callable[[TokenEvent], None] | None = None,
         cancelled: threading.Event | None = None,
+        *,
+        logprobs: bool = True,
+        prefill: bool = False,
     ) -> GenerationResult:
-        """Blocking; call from a worker thread. ``on_token`` sees each token as it is made."""
-        import torch
-        from transformers import (
-            LogitsProcessor,
-            LogitsProcessorList,
-            StoppingCriteria,
-            StoppingCriteriaList,
-        )
-        from transformers.generation.streamers import BaseStreamer
+        """Blocking; call from a worker thread. ``on_token`` sees each token as it is made.
 
+        ``logprobs``: each token carries its logprob (TGI's details). ``prefill``: the result
+        lists the prompt's tokens with their text (TGI's decoder_input_details).
+        """
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        recorder_type, streamer_type, stop_type = _hook_types()
         with self._lock:
             loaded = self.require()
             tokenizer, model = loaded.tokenizer, loaded.model
             ids = self.validate(prompt, params)
-            special_ids = set(tokenizer.all_special_ids)
-            eos_ids = _eos_ids(model, tokenizer)
-            decoder = _IncrementalDecoder(tokenizer)
-            tokens: list[TokenEvent] = []
-            logprobs: list[Any] = []
-            text_so_far: list[str] = []
-            stopped = {"stop": False}
-
-            class Recorder(LogitsProcessor):
-                def __call__(self, input_ids, scores):
-                    logprobs.append(torch.log_softmax(scores[0].float(), dim=-1))
-                    return scores
-
-            class Streamer(BaseStreamer):
-                first = True
-
-                def put(self, value):
-                    if self.first:  # generate() pushes the prompt first
-                        self.first = False
-                        return
-                    for token_id in value.reshape(-1).tolist():
-                        special = token_id in special_ids
-                        piece = decoder.push(token_id)
-                        lp = float(logprobs[len(tokens)][token_id]) if len(logprobs) > len(tokens) else None
-                        event = TokenEvent(token_id, piece, lp, special)
-                        tokens.append(event)
-                        if not special:
-                            text_so_far.append(piece)
-                        if on_token is not None:
-                            on_token(event)
-
-                def end(self):
-                    pass
-
-            class Stop(StoppingCriteria):
-                def __call__(self, input_ids, scores, **kwargs):
-                    done = bool(cancelled is not None and cancelled.is_set())
-                    if params.stop:
-                        tail = "".join(text_so_far[-64:])
-                        if any(s and s in tail for s in params.stop):
-                            stopped["stop"] = True
-                            done = True
-                    return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
-
-            kwargs: dict[str, Any] = {
-                "max_new_tokens": params.max_new_tokens,
-                "do_sample": params.sampling,
-                "logits_processor": LogitsProcessorList([Recorder()]),
-                "stopping_criteria": StoppingCriteriaList([Stop()]),
-                "streamer": Streamer(),
-                "pad_token_id": tokenizer.pad_token_id
-                if tokenizer.pad_token_id is not None
-                else (eos_ids[0] if eos_ids else 0),
-            }
+            kwargs: dict[str, Any] = {"max_new_tokens": params.max_new_tokens, "do_sample": params.sampling,
+                                      "pad_token_id": loaded.pad_id}
+            run = None
+            if on_token is not None or logprobs or params.stop:
+                recorder = recorder_type() if logprobs else None
+                run = _Run(loaded, on_token, recorder)
+                kwargs["streamer"] = streamer_type(run)
+                if recorder is not None:
+                    kwargs["logits_processor"] = LogitsProcessorList([recorder])
+            stop = None
+            if params.stop or cancelled is not None:
+                stop = stop_type(run, params.stop, cancelled)
+                kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
             if params.sampling:
                 kwargs["temperature"] = params.temperature or 1.0
                 kwargs["top_k"] = params.top_k or 0
@@ -280,19 +336,23 @@ class Engine:
                 torch.manual_seed(seed)
             input_ids = torch.tensor([ids], dtype=torch.long)
             with torch.inference_mode():
-                model.generate(
+                output = model.generate(
                     input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **kwargs
                 )
-            generated = [t.id for t in tokens]
-            if stopped["stop"]:
+            if run is None:  # nothing watched the tokens go by: read them off the output
+                run = _Run(loaded, None, None)
+                for token_id in output[0, len(ids):].tolist():
+                    run.add(token_id)
+            generated = [t.id for t in run.tokens]
+            if stop is not None and stop.stopped:
                 finish = "stop_sequence"
-            elif generated and generated[-1] in eos_ids:
+            elif generated and generated[-1] in loaded.eos_ids:
                 finish = "eos_token"
             else:
                 finish = "length"
             text = tokenizer.decode(generated, skip_special_tokens=True)
-            prefill = [(i, tokenizer.decode([i])) for i in ids]
-            return GenerationResult(text, tokens, finish, len(ids), prefill, seed)
+            prefilled = [(i, tokenizer.decode([i])) for i in ids] if prefill else []
+            return GenerationResult(text, run.tokens, finish, len(ids), prefilled, seed)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
         tokenizer = self.require().tokenizer

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -143,8 +144,9 @@ def _generated_text(prompt: str, result: GenerationResult, parameters: Parameter
 class _Stream:
     """Runs one generation in a worker thread and hands its tokens to the event loop."""
 
-    def __init__(self, engine: Engine, prompt: str, params: GenerationParams):
+    def __init__(self, engine: Engine, prompt: str, params: GenerationParams, *, logprobs: bool = True):
         self.engine, self.prompt, self.params = engine, prompt, params
+        self.logprobs = logprobs
         self.cancelled = threading.Event()
 
     async def events(self) -> AsyncIterator[TokenEvent | GenerationResult | Exception]:
@@ -156,7 +158,8 @@ class _Stream:
 
         def work() -> None:
             try:
-                outcome: Any = self.engine.generate(self.prompt, self.params, on_token, self.cancelled)
+                outcome: Any = self.engine.generate(self.prompt, self.params, on_token, self.cancelled,
+                                                    logprobs=self.logprobs)
             except Exception as error:  # handed to the consumer, which reports it
                 outcome = error
             loop.call_soon_threadsafe(queue.put_nowait, outcome)
@@ -216,7 +219,17 @@ def create_tgi_app(
 
     async def complete(body: GenerateRequest) -> GenerationResult:
         params = _to_params(body.parameters, default_max_new_tokens)
-        return await asyncio.to_thread(engine.generate, body.inputs, params)
+        # Logprobs and prompt tokens cost work per token: computed only when details ask for them.
+        return await asyncio.to_thread(
+            functools.partial(engine.generate, body.inputs, params, logprobs=body.parameters.details,
+                              prefill=body.parameters.details and body.parameters.decoder_input_details)
+        )
+
+    def generated(body: GenerateRequest, result: GenerationResult) -> dict[str, Any]:
+        out: dict[str, Any] = {"generated_text": _generated_text(body.inputs, result, body.parameters)}
+        if body.parameters.details:
+            out["details"] = _details(result, body.parameters)
+        return out
 
     def stream_response(body: GenerateRequest) -> StreamingResponse:
         params = _to_params(body.parameters, default_max_new_tokens)
@@ -259,18 +272,12 @@ def create_tgi_app(
         if body.stream:
             return stream_response(body)
         result = await complete(body)
-        out: dict[str, Any] = {"generated_text": _generated_text(body.inputs, result, body.parameters)}
-        if body.parameters.details:
-            out["details"] = _details(result, body.parameters)
-        return [out]
+        return JSONResponse([generated(body, result)])  # plain JSON types: no re-encoding pass
 
     @app.post("/generate")
     async def generate(body: GenerateRequest):
         result = await complete(body)
-        out: dict[str, Any] = {"generated_text": _generated_text(body.inputs, result, body.parameters)}
-        if body.parameters.details:
-            out["details"] = _details(result, body.parameters)
-        return out
+        return JSONResponse(generated(body, result))
 
     @app.post("/generate_stream")
     async def generate_stream(body: GenerateRequest):
@@ -292,9 +299,9 @@ def create_tgi_app(
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if not body.stream:
-            result = await asyncio.to_thread(engine.generate, prompt, params)
+            result = await asyncio.to_thread(functools.partial(engine.generate, prompt, params, logprobs=False))
             finish = "length" if result.finish_reason == "length" else "stop"
-            return {
+            return JSONResponse({
                 "id": completion_id, "object": "chat.completion", "created": created,
                 "model": model_id, "system_fingerprint": f"{VERSION}-native",
                 "choices": [{
@@ -306,7 +313,7 @@ def create_tgi_app(
                     "completion_tokens": len(result.tokens),
                     "total_tokens": result.input_length + len(result.tokens),
                 },
-            }
+            })
         engine.validate(prompt, params)
 
         async def chunks() -> AsyncIterator[bytes]:
@@ -318,7 +325,7 @@ def create_tgi_app(
                                  "logprobs": None, "finish_reason": finish}],
                 })
 
-            async for item in _Stream(engine, prompt, params).events():
+            async for item in _Stream(engine, prompt, params, logprobs=False).events():
                 if isinstance(item, TokenEvent):
                     if not item.special:
                         yield chunk({"content": item.text}, None)

@@ -1,4 +1,4 @@
-"""The cheaper paths behave as the general ones: token counts, prompt assembly."""
+"""The cheaper paths behave as the general ones: token counts, prompt assembly, generation."""
 
 from __future__ import annotations
 
@@ -65,3 +65,19 @@ def test_prompt_whole_or_source_by_source_agree(chars_per_token):
         ids = [f'<source id="{i}"' for i in range(1, len(built.used) + 1)]
         assert all(i in built.messages[-1]["content"] for i in ids)
 
+
+def test_generation_paths_give_the_same_tokens(tiny_model_dir):
+    from twin_serving.engine import Engine, GenerationParams
+
+    engine = Engine(lambda: (str(tiny_model_dir), "test"))
+    engine.load()
+    params = GenerationParams(max_new_tokens=12)
+    seen = []
+    detailed = engine.generate("Small teams", params, on_token=seen.append, prefill=True)
+    plain = engine.generate("Small teams", params, logprobs=False)
+    assert plain.text == detailed.text and plain.finish_reason == detailed.finish_reason
+    assert [(t.id, t.text, t.special) for t in plain.tokens] == [(t.id, t.text, t.special) for t in detailed.tokens]
+    assert seen == detailed.tokens
+    assert all(t.logprob is None for t in plain.tokens) and plain.prefill == []
+    assert all(t.logprob is not None and t.logprob <= 0 for t in detailed.tokens)
+    assert [i for i, _ in detailed.prefill] == engine.validate("Small teams", params)
