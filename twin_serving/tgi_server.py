@@ -93,8 +93,13 @@ def _error(status: int, message: str, error_type: str) -> JSONResponse:
     return JSONResponse({"error": message, "error_type": error_type}, status_code=status)
 
 
+# One encoder for every event (json.dumps with options builds a new one per call); compact, as
+# TGI writes its events.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _sse(payload: dict[str, Any]) -> bytes:
-    return f"data:{json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+    return b"data:" + _JSON.encode(payload).encode() + b"\n\n"
 
 
 def _token_json(token: TokenEvent) -> dict[str, Any]:
@@ -149,7 +154,10 @@ class _Stream:
         self.logprobs = logprobs
         self.cancelled = threading.Event()
 
-    async def events(self) -> AsyncIterator[TokenEvent | GenerationResult | Exception]:
+    async def events(self) -> AsyncIterator[list[TokenEvent | GenerationResult | Exception]]:
+        """What the generation produced since the last step, oldest first: tokens, then the
+        result or the error. Items that queued up while the loop was busy come out together,
+        so they can go out in one write; nothing is held back waiting for more."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -167,9 +175,11 @@ class _Stream:
         task = loop.run_in_executor(None, work)
         try:
             while True:
-                item = await queue.get()
-                yield item
-                if not isinstance(item, TokenEvent):
+                items = [await queue.get()]
+                while not queue.empty():
+                    items.append(queue.get_nowait())
+                yield items
+                if not isinstance(items[-1], TokenEvent):
                     break
         finally:
             self.cancelled.set()  # the client went away: stop generating
@@ -238,32 +248,36 @@ def create_tgi_app(
         async def events() -> AsyncIterator[bytes]:
             index = 0
             previous: dict[str, Any] = {}
-            async for item in _Stream(engine, body.inputs, params).events():
-                if isinstance(item, TokenEvent):
-                    index += 1
-                    # Hold each token back one step so the last one can carry the details.
-                    if previous:
-                        yield _sse(previous)
-                    previous = {
-                        "index": index, "token": _token_json(item), "top_tokens": None,
-                        "generated_text": None, "details": None,
-                    }
-                elif isinstance(item, GenerationResult):
-                    final = previous or {
-                        "index": 0, "token": {"id": 0, "text": "", "logprob": None, "special": True},
-                        "top_tokens": None,
-                    }
-                    final["generated_text"] = _generated_text(body.inputs, item, body.parameters)
-                    final["details"] = {
-                        "finish_reason": item.finish_reason,
-                        "generated_tokens": len(item.tokens),
-                        "seed": item.seed,
-                        "input_length": item.input_length,
-                    }
-                    yield _sse(final)
-                else:
-                    error_type = "validation" if isinstance(item, GenerationValidationError) else "generation"
-                    yield _sse({"error": str(item), "error_type": error_type})
+            async for items in _Stream(engine, body.inputs, params).events():
+                out: list[bytes] = []
+                for item in items:
+                    if isinstance(item, TokenEvent):
+                        index += 1
+                        # Hold each token back one step so the last one can carry the details.
+                        if previous:
+                            out.append(_sse(previous))
+                        previous = {
+                            "index": index, "token": _token_json(item), "top_tokens": None,
+                            "generated_text": None, "details": None,
+                        }
+                    elif isinstance(item, GenerationResult):
+                        final = previous or {
+                            "index": 0, "token": {"id": 0, "text": "", "logprob": None, "special": True},
+                            "top_tokens": None,
+                        }
+                        final["generated_text"] = _generated_text(body.inputs, item, body.parameters)
+                        final["details"] = {
+                            "finish_reason": item.finish_reason,
+                            "generated_tokens": len(item.tokens),
+                            "seed": item.seed,
+                            "input_length": item.input_length,
+                        }
+                        out.append(_sse(final))
+                    else:
+                        error_type = "validation" if isinstance(item, GenerationValidationError) else "generation"
+                        out.append(_sse({"error": str(item), "error_type": error_type}))
+                if out:
+                    yield b"".join(out)
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -325,14 +339,18 @@ def create_tgi_app(
                                  "logprobs": None, "finish_reason": finish}],
                 })
 
-            async for item in _Stream(engine, prompt, params, logprobs=False).events():
-                if isinstance(item, TokenEvent):
-                    if not item.special:
-                        yield chunk({"content": item.text}, None)
-                elif isinstance(item, GenerationResult):
-                    yield chunk({"content": ""}, "length" if item.finish_reason == "length" else "stop")
-                else:
-                    yield _sse({"error": str(item), "error_type": "generation"})
+            async for items in _Stream(engine, prompt, params, logprobs=False).events():
+                out: list[bytes] = []
+                for item in items:
+                    if isinstance(item, TokenEvent):
+                        if not item.special:
+                            out.append(chunk({"content": item.text}, None))
+                    elif isinstance(item, GenerationResult):
+                        out.append(chunk({"content": ""}, "length" if item.finish_reason == "length" else "stop"))
+                    else:
+                        out.append(_sse({"error": str(item), "error_type": "generation"}))
+                if out:
+                    yield b"".join(out)
             yield b"data: [DONE]\n\n"
 
         return StreamingResponse(chunks(), media_type="text/event-stream")
