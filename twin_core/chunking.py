@@ -18,7 +18,7 @@ import ast
 import hashlib
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from twin_core.documents import Document
 
@@ -34,6 +34,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n")
 
 @dataclass(frozen=True)
 class Chunk:
+    """A piece of a document: what chunking writes, Milvus stores and a search returns.
+
+    ``score`` is set on search results (cosine similarity to the query); ``vector`` only when a
+    search asked for the stored embeddings. ``token_count`` is known where chunking made it.
+    """
+
     id: str
     document_id: str
     author: str
@@ -43,14 +49,27 @@ class Chunk:
     title: str
     position: int
     text: str
-    token_count: int
+    token_count: int = 0
+    score: float = 0.0
+    vector: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if out["vector"] is None:
+            del out["vector"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> Chunk:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def snippet(self, chars: int = 240) -> str:
+        text = " ".join(self.text.split())
+        return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
+
+
+# A chunk as a search returns it (``score`` set): the same record, named for what it is there.
+Hit = Chunk
 
 
 @dataclass(frozen=True)

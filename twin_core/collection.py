@@ -7,18 +7,20 @@ the others.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twin_core.crawlers import github, linkedin, medium, substack, web
+from twin_core.crawlers import github, github_api, linkedin, medium, substack, web
 from twin_core.crawlers.common import CrawlReport, run_each
 from twin_core.crawlers.html import ExtractionError
-from twin_core.documents import Document
+from twin_core.documents import Document, document_id
 from twin_core.http_fetch import FetchError, HttpFetcher
 from twin_core.profiles import Author, Profiles
 from twin_core.warehouse import DocumentWarehouse
 
+logger = logging.getLogger(__name__)
 PLATFORMS = ("linkedin", "medium", "substack", "github", "web")
 ERRORS = (FetchError, ValueError, OSError)  # ExtractionError is a ValueError
 
@@ -29,6 +31,7 @@ class StoreCounts:
     changed: int = 0
     unchanged: int = 0
     duplicates: int = 0
+    superseded: int = 0  # stored records replaced by one with the current identity
     changes: list[tuple[str, str, str]] = field(default_factory=list)  # (change, id, title)
 
 
@@ -37,6 +40,10 @@ def _guard(report: CrawlReport, source: str, func, *args, **kwargs) -> None:
         result = func(*args, **kwargs)
     except ERRORS as error:
         report.fail(source, error)
+        return
+    except Exception as error:  # a crawler bug on strange input must not cost the other sources
+        logger.exception("unexpected error while collecting %s", source)
+        report.fail(source, f"could not be read: an unexpected {type(error).__name__} in the crawler (details in the run log); the other sources were collected")
         return
     if isinstance(result, CrawlReport):
         report.extend(result)
@@ -62,7 +69,7 @@ def collect_author(
     client: HttpFetcher,
     *,
     github_token: str | None = None,
-    github_api_url: str = github.API_URL,
+    github_api_url: str = github_api.API_URL,
 ) -> CrawlReport:
     """Exports first (the most stable channel), then APIs and feeds, then single pages."""
     report = CrawlReport()
@@ -89,16 +96,16 @@ def collect_author(
         report.extend(_urls(client, source.articles, _substack_url, name))
     elif platform == "github":
         limits = github.Limits(paths=tuple(source.paths))
+        api = github_api.GitHubAPI(client, token=github_token, api_url=github_api_url)  # one rate budget
         for repo in source.repositories:
             if "://" in repo:
-                _guard(report, repo, github.crawl_repository_url, repo, client, author=name,
-                       token=github_token, api_url=github_api_url, limits=limits)
+                _guard(report, repo, github_api.crawl_repository_url, api, repo, author=name, limits=limits)
             else:
                 path = (base_dir / repo).resolve()
                 _guard(report, str(path), github.crawl_local, path, author=name, limits=limits)
         if source.user:
-            _guard(report, f"github user {source.user}", github.crawl_user, source.user, client,
-                   author=name, token=github_token, api_url=github_api_url, limits=limits)
+            _guard(report, f"github user {source.user}", github_api.crawl_user, api, source.user,
+                   author=name, limits=limits)
     elif platform == "web":
         report.extend(_urls(client, source.articles, web.crawl_article, name))
     else:
@@ -139,7 +146,22 @@ def store(warehouse: DocumentWarehouse, documents: Iterable[Document]) -> StoreC
         setattr(counts, change, getattr(counts, change) + 1)
         if change != "unchanged":
             counts.changes.append((change, document.id, document.title))
+    counts.superseded = remove_superseded(warehouse, unique)
     return counts
+
+
+def remove_superseded(warehouse: DocumentWarehouse, documents: list[Document]) -> int:
+    """Delete stored records that are one of ``documents`` under an older id (stored before
+    identity stopped depending on the URL), so the post is kept once; downstream stages drop
+    the removed record's cleaned version and chunks."""
+    current = {d.id for d in documents}
+    removed = 0
+    for platform in sorted({d.platform for d in documents}):
+        for stored in list(warehouse.documents(platform)):
+            if stored.id not in current and document_id(stored.platform, stored.url, stored.author) in current:
+                warehouse.delete(stored.id, stored.platform)
+                removed += 1
+    return removed
 
 
 __all__ = ["ExtractionError", "StoreCounts", "collect", "collect_author", "dedupe", "store"]

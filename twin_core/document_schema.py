@@ -39,7 +39,7 @@ def frame(documents: Iterable[Document]) -> Any:
     rows = [
         {
             **{name: getattr(doc, name) for name in columns[:10]},
-            "id_matches_url": doc.id == document_id(doc.platform, doc.url),
+            "id_matches_url": doc.id == document_id(doc.platform, doc.url, doc.author),
             "hash_matches_content": doc.content_hash == content_hash(doc.title, doc.content, doc.files),
         }
         for doc in documents

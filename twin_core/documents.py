@@ -1,14 +1,18 @@
 """The document contract shared by every pipeline (see DESIGN.md).
 
-A document's ``id`` is a stable hash of (platform, canonical url), so re-crawling the same page
-never creates a second record; ``content_hash`` changes only when the author's words change,
-which is what change detection and the feature sensor key on.
+A document's ``id`` is a stable hash of (platform, identity): the post's own id where the
+platform has one that every channel sees (Medium's hex post id, a Substack post's slug for its
+author), else the canonical URL. So re-crawling the same page never creates a second record, and
+the same post found through an export, a feed, an API or a page on another domain is one
+document. ``content_hash`` changes only when the author's words change, which is what change
+detection and the feature sensor key on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -39,8 +43,26 @@ def canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
 
 
-def document_id(platform: str, url: str) -> str:
-    return _id_of(platform, canonical_url(url))
+# Medium's post id: the hex tail of the slug ("...-3f1a9c2b7d10") or /p/<id>; the same on
+# medium.com, a publication's custom domain, the feed and the export.
+_MEDIUM_POST = re.compile(r"(?:^|/p/|-)([0-9a-f]{10,12})$")
+_SUBSTACK_POST = re.compile(r"^/p/([^/]+)$")
+
+
+def identity(platform: str, canonical: str, author: str) -> str:
+    """What makes two records the same document, whichever channel found them."""
+    path = urlsplit(canonical).path
+    if platform == "medium" and (match := _MEDIUM_POST.search(path)):
+        return f"medium post {match.group(1)}"
+    if platform == "substack" and (match := _SUBSTACK_POST.match(path)):
+        # A slug is unique within a publication, and a publication moves between
+        # <name>.substack.com and custom domains; two authors can share a slug ("coming-soon").
+        return f"substack post {author.strip().casefold()}/{match.group(1)}"
+    return canonical
+
+
+def document_id(platform: str, url: str, author: str = "") -> str:
+    return _id_of(platform, identity(platform, canonical_url(url), author))
 
 
 def _id_of(platform: str, canonical: str) -> str:
@@ -105,7 +127,7 @@ class Document:
         files = dict(files or {})
         url, title = canonical_url(url), title.strip()  # once each: both feed two fields
         return cls(
-            id=_id_of(platform, url),
+            id=_id_of(platform, identity(platform, url, author)),
             platform=platform,
             category=category,
             author=author,

@@ -190,17 +190,21 @@ class SyncReport:
 
 
 def sync_index(
-    chunks: ChunkStore, index: VectorIndex, encoder: Encoder, batch: int = 256, refresh: bool = True
+    chunks: ChunkStore, index: VectorIndex, encoder: Encoder, batch: int = 256, refresh: bool = True,
+    *, author: str | None = None,
 ) -> SyncReport:
-    """Make the collection hold exactly the stored chunks.
+    """Make the collection hold exactly the stored chunks (``author``: of that author's rows
+    only, the others' untouched: many authors share one collection).
 
     Only chunk ids missing from the collection are embedded (an unchanged chunk keeps its id,
     so it is never embedded twice); ids no longer in the store are deleted. Upserts go in
     batches, so a run that dies keeps what it wrote and the next run resumes.
     """
+    from twin_core.vector_index import build_filter
+
     index.ensure_collection()
     current = {chunk.id: chunk for chunk in chunks.chunks()}
-    present = set(index.ids())
+    present = set(index.ids(build_filter(author=author)))
     missing = [current[i] for i in sorted(set(current) - present)]
     stale = present - set(current)
     report = SyncReport(total=len(current), unchanged=len(set(current) & present), chunk_ids=set(current))

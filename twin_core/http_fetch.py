@@ -1,11 +1,14 @@
 """The crawlers' HTTP client: polite, bounded and cheap to re-run.
 
 Every crawler fetches through ``HttpFetcher`` so that the rules of the road live in one place:
-timeouts; retries with exponential backoff and jitter on 429, 5xx and connection errors
-(``Retry-After`` honoured, GitHub's ``X-RateLimit-Reset`` too); per-host concurrency and request
-rate; a cap on response size; redirects followed hop by hop (so the optional ``url_guard`` sees
-every hop, and loops are cut); charset detection; robots.txt; and conditional requests whose
-ETag/Last-Modified cache lives in the object store, so refreshing unchanged pages costs a 304.
+timeouts, and an overall deadline per call or per crawl (``within``) that stops a transfer
+wherever it is, even one a server drip-feeds; retries with exponential backoff and jitter on 429,
+5xx and connection errors (``Retry-After`` honoured, GitHub's ``X-RateLimit-Reset`` too); per-host
+concurrency and request rate; a cap on the *decoded* response size, counted as it inflates
+(``twin_core.inflate``); redirects followed hop by hop (so the optional ``url_guard`` sees every
+hop, and loops are cut; the address it checked is the one connected to); charset detection;
+robots.txt; and conditional requests whose ETag/Last-Modified cache lives in the object store, so
+refreshing unchanged pages costs a 304.
 
 Every failure is a ``FetchError`` whose message is one line a user can act on.
 """
@@ -19,7 +22,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -28,11 +32,17 @@ from urllib.robotparser import RobotFileParser
 
 import httpx
 
+from twin_core.http_transport import BoundedTransport, DeadlineExceeded, NetworkLimits
+from twin_core.inflate import BadEncoding, BoundedDecoder, TooLarge
 from twin_core.object_store import ObjectNotFound, ObjectStore
 
 DEFAULT_USER_AGENT = "llm-twin/0.1 (collects an author's own writing; +https://github.com/llm-twin)"
 ROBOTS_AGENT = "llm-twin"
 REDIRECTS = {301, 302, 303, 307, 308}
+RAW_READ_BYTES = 16 * 1024  # each raw read inflates at most ~16 MB, and is counted in steps
+
+# A guard may return the addresses it checked: the first one is then the one connected to.
+URLGuard = Callable[[str], Sequence[str] | None]
 
 
 class FetchError(Exception):
@@ -118,7 +128,8 @@ def decode(content: bytes, encoding: str) -> str:
 class _HostGate:
     """At most ``concurrency`` requests in flight and ``rate`` request starts per second."""
 
-    def __init__(self, concurrency: int, rate: float):
+    def __init__(self, concurrency: int, rate: float, sleep: Callable[[float], None] = time.sleep):
+        self.sleep = sleep
         self.slots = threading.BoundedSemaphore(max(1, concurrency))
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.lock = threading.Lock()
@@ -132,7 +143,11 @@ class _HostGate:
                 start = max(now, self.next_start)
                 self.next_start = start + self.interval
             if start > now:
-                time.sleep(start - now)
+                try:
+                    self.sleep(start - now)
+                except BaseException:
+                    self.slots.release()
+                    raise
 
     def __exit__(self, *exc: object) -> None:
         self.slots.release()
@@ -182,8 +197,9 @@ class HttpFetcher:
         respect_robots: bool = True,
         cache: ObjectStore | None = None,
         cache_prefix: str = "http-cache",
-        url_guard: Callable[[str], None] | None = None,
+        url_guard: URLGuard | None = None,
         headers: Mapping[str, str] | None = None,
+        deadline_s: float | None = None,
     ):
         self.timeout_s = timeout_s
         self.max_retries = max_retries
@@ -198,7 +214,10 @@ class HttpFetcher:
         self.cache = cache
         self.cache_prefix = cache_prefix.strip("/")
         self.url_guard = url_guard
+        self.deadline_s = deadline_s
+        self._limits = NetworkLimits()
         self._client = httpx.Client(
+            transport=BoundedTransport(self._limits),
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate", **(headers or {})},
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,  # we follow hop by hop, so the guard sees every hop
@@ -211,6 +230,13 @@ class HttpFetcher:
 
     # -- public -------------------------------------------------------------------------------
 
+    @contextmanager
+    def within(self, seconds: float) -> Iterator[None]:
+        """Every request this thread makes inside the block (retries, redirects, robots.txt and
+        the bodies included) ends within ``seconds``; then ``FetchError`` says so."""
+        with self._limits.within(seconds):
+            yield
+
     def get(
         self,
         url: str,
@@ -220,6 +246,12 @@ class HttpFetcher:
         conditional: bool = True,
     ) -> FetchResult:
         """GET ``url``, following redirects. ``robots=False`` is for APIs meant for programs."""
+        if self.deadline_s is None:
+            return self._get(url, headers, robots, conditional)
+        with self.within(self.deadline_s):
+            return self._get(url, headers, robots, conditional)
+
+    def _get(self, url: str, headers: Mapping[str, str] | None, robots: bool, conditional: bool) -> FetchResult:
         current = url
         for _hop in range(self.max_redirects + 1):
             self._check(current)
@@ -269,16 +301,20 @@ class HttpFetcher:
             raise FetchError(url, "only http(s) URLs can be fetched")
         if self.url_guard is not None:
             try:
-                self.url_guard(url)
+                checked = self.url_guard(url)
             except Exception as error:
                 raise URLRefused(url, f"refused: {error}") from error
+            if checked:
+                self._limits.pin(parts.hostname, checked[0])
 
     def _gate(self, url: str) -> _HostGate:
         host = urlsplit(url).netloc.lower()
         with self._lock:
             gate = self._gates.get(host)
             if gate is None:
-                gate = self._gates[host] = _HostGate(self.per_host_concurrency, self.per_host_rate)
+                gate = self._gates[host] = _HostGate(
+                    self.per_host_concurrency, self.per_host_rate, self._limits.sleep
+                )
             return gate
 
     def _send(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -288,15 +324,23 @@ class HttpFetcher:
                 delay = last.delay if last.delay is not None else self._backoff(attempt - 1)
                 if delay > self.max_retry_after_s:
                     raise FetchError(url, f"{last.reason}; asked to wait {delay:.0f}s, more than the {self.max_retry_after_s:.0f}s limit", last.status)
-                time.sleep(delay)
+                self._sleep(url, delay)
             try:
                 with self._gate(url):
                     return self._attempt(url, headers)
             except _Retry as retry:
                 last = retry
+            except DeadlineExceeded as error:
+                raise FetchError(url, str(error)) from None
         assert last is not None
         tries = self.max_retries + 1
         raise FetchError(url, f"{last.reason} (after {tries} {'try' if tries == 1 else 'tries'})", last.status)
+
+    def _sleep(self, url: str, seconds: float) -> None:
+        try:
+            self._limits.sleep(seconds)
+        except DeadlineExceeded as error:
+            raise FetchError(url, str(error)) from None
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff_max_s, self.backoff_base_s * 2**attempt) * random.uniform(0.5, 1.5)
@@ -318,19 +362,35 @@ class HttpFetcher:
                 declared = response_headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.max_bytes:
                     raise FetchError(url, f"response is {int(declared)} bytes, more than the {self.max_bytes}-byte limit", status)
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise FetchError(url, f"response exceeds the {self.max_bytes}-byte limit", status)
-                    chunks.append(chunk)
-                return status, response_headers, b"".join(chunks)
+                return status, response_headers, self._read_body(url, status, response)
         except httpx.TimeoutException:
+            remaining = self._limits.remaining()
+            if remaining is not None and remaining <= 0.01:
+                raise DeadlineExceeded(self._limits.deadline_s) from None
             raise _Retry(f"timed out after {self.timeout_s:g}s") from None
         except httpx.RemoteProtocolError as error:
             raise _Retry(f"connection broken ({_first_line(error)})") from None
         except httpx.TransportError as error:
             raise _Retry(f"connection failed ({type(error).__name__}: {_first_line(error)})") from None
+
+    def _read_body(self, url: str, status: int, response: httpx.Response) -> bytes:
+        """Raw bytes in small reads, inflated under the cap (see ``twin_core.inflate``)."""
+        limit = f"the {self.max_bytes}-byte limit"
+        try:
+            decoder = BoundedDecoder(response.headers.get("content-encoding"), self.max_bytes)
+            chunks, raw_size = [], 0
+            for raw in response.iter_raw(RAW_READ_BYTES):
+                raw_size += len(raw)
+                if raw_size > self.max_bytes:
+                    raise TooLarge(self.max_bytes)
+                chunks.append(decoder.feed(raw))
+            chunks.append(decoder.finish())
+        except TooLarge:
+            what = "decoded response" if decoder.coding else "response"
+            raise FetchError(url, f"{what} exceeds {limit}", status) from None
+        except BadEncoding as error:
+            raise FetchError(url, str(error), status) from None
+        return b"".join(chunks)
 
     def _result(self, url: str, status: int, headers: Mapping[str, str], body: bytes, *, not_modified: bool = False) -> FetchResult:
         encoding = detect_encoding(body, headers.get("content-type"))

@@ -10,7 +10,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from twin_core.settings import Settings
 
 
 class ObjectNotFound(KeyError):
@@ -154,3 +157,14 @@ def download_folder(store: ObjectStore, prefix: str, folder: str | os.PathLike[s
     if not found:
         raise ObjectNotFound(prefix)
     return root
+
+
+def open_store(settings: Settings) -> ObjectStore:
+    """The project's object store as ``settings`` describe it:
+    the local folder under ``TWIN_HOME``, or the S3 bucket (credentials from the environment)."""
+    if settings.env == "local":
+        return LocalFolderStore(settings.store_root)
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url or None)
+    return S3Store(client, settings.s3_bucket, settings.s3_prefix)

@@ -3,6 +3,11 @@
 Relative paths are resolved against the yaml file's folder, so a profile file and its exports can
 move together. Errors name the author and the field, because users edit this file by hand (and the
 web page edits it through ``save_profiles``).
+
+Local paths (exports, repository folders) must lie inside the folders profiles may read: the
+profile file's own folder (uploads from the page land in its ``uploads/``) and the named roots in
+``TWIN_ALLOWED_ROOTS``. Anything else (``/``, ``~``, ``..``, a symlink out) is refused with the
+same answer as a path that does not exist, so the check reveals nothing about the machine.
 """
 
 from __future__ import annotations
@@ -33,6 +38,24 @@ def check_url(value: str) -> str:
 
 def _urls(values: list[str]) -> list[str]:
     return [check_url(v) for v in values]
+
+
+def configured_roots() -> list[Path]:
+    """``TWIN_ALLOWED_ROOTS``: folders outside the profile's own that exports and repositories
+    may be read from."""
+    from twin_core.settings import get_settings
+
+    return list(get_settings().allowed_roots)
+
+
+def is_inside(path: Path, roots: list[Path]) -> bool:
+    """``path`` (symlinks followed) is one of ``roots`` or below one."""
+    resolved = path.resolve()
+    for root in roots:
+        root = root.resolve()
+        if resolved == root or root in resolved.parents:
+            return True
+    return False
 
 
 class _Source(BaseModel):
@@ -160,6 +183,8 @@ class Profiles(BaseModel):
     authors: list[Author] = Field(default_factory=list)
     # The folder relative paths are resolved against; set by load_profiles, never serialised.
     base_dir: Path = Field(default=Path("."), exclude=True)
+    # Folders beyond base_dir that local paths may be in (TWIN_ALLOWED_ROOTS); never serialised.
+    allowed_roots: list[Path] = Field(default_factory=configured_roots, exclude=True)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Profiles:
@@ -172,18 +197,31 @@ class Profiles(BaseModel):
     def resolve(self, path: str) -> Path:
         return resolve_path(self.base_dir, path)
 
+    def roots(self) -> list[Path]:
+        return [self.base_dir, *self.allowed_roots]
+
+    def readable(self, raw: str, *, folder: bool = False) -> bool:
+        """The path exists (a folder when asked) and lies inside the allowed roots."""
+        path = self.resolve(raw)
+        found = path.is_dir() if folder else path.exists()
+        return is_inside(path, self.roots()) and found
+
     def check_paths(self) -> None:
-        """Every export and local repository path must exist (a typo must not look like 'no posts')."""
+        """Every export and local repository path must exist (a typo must not look like 'no posts')
+        inside the allowed roots; missing and not allowed get the same answer."""
+        where = "in the profile's folder or TWIN_ALLOWED_ROOTS"
         for author in self.authors:
             for platform in ("linkedin", "medium", "substack"):
                 source = getattr(author, platform)
                 for raw in getattr(source, "exports", []) if source else []:
-                    if not self.resolve(raw).exists():
-                        raise ProfileError(f"author {author.name!r}: {platform} export {raw!r} does not exist")
+                    if not self.readable(raw):
+                        raise ProfileError(f"author {author.name!r}: {platform} export {raw!r} does not exist {where}")
             if author.github:
                 for repo in author.github.repositories:
-                    if "://" not in repo and not self.resolve(repo).is_dir():
-                        raise ProfileError(f"author {author.name!r}: github repository folder {repo!r} does not exist")
+                    if "://" not in repo and not self.readable(repo, folder=True):
+                        raise ProfileError(
+                            f"author {author.name!r}: github repository folder {repo!r} does not exist {where}"
+                        )
 
 
 def resolve_path(base: Path, path: str) -> Path:
@@ -198,20 +236,25 @@ def _format_error(error: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-def parse_profiles(data: Any, base_dir: Path = Path(".")) -> Profiles:
+def parse_profiles(
+    data: Any, base_dir: Path = Path("."), allowed_roots: list[Path] | None = None
+) -> Profiles:
+    """``allowed_roots``: folders beyond ``base_dir`` local paths may be in (default:
+    ``TWIN_ALLOWED_ROOTS``)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ProfileError("twin.yaml must be a mapping with an 'authors' list")
+    extra = {"allowed_roots": allowed_roots} if allowed_roots is not None else {}
     try:
-        profiles = Profiles.model_validate({**data, "base_dir": base_dir})
+        profiles = Profiles.model_validate({**data, "base_dir": base_dir, **extra})
     except ValidationError as error:
         raise ProfileError(_format_error(error)) from None
     profiles.check_paths()
     return profiles
 
 
-def load_profiles(path: str | os.PathLike[str]) -> Profiles:
+def load_profiles(path: str | os.PathLike[str], allowed_roots: list[Path] | None = None) -> Profiles:
     path = Path(path)
     if not path.is_file():
         raise ProfileError(f"profile file {str(path)!r} does not exist")
@@ -220,7 +263,7 @@ def load_profiles(path: str | os.PathLike[str]) -> Profiles:
     except yaml.YAMLError as error:
         raise ProfileError(f"{path.name} is not valid YAML: {str(error).splitlines()[0]}") from None
     try:
-        return parse_profiles(data, path.resolve().parent)
+        return parse_profiles(data, path.resolve().parent, allowed_roots)
     except ProfileError as error:
         raise ProfileError(f"{path.name}: {error}") from None
 
@@ -231,13 +274,23 @@ def dump_profiles(profiles: Profiles) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
+def file_mode(path: Path) -> int:
+    """The permission bits ``path`` has, or 0644 for a new file (reading the umask would
+    change it for every thread for a moment)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o644
+
+
 def save_profiles(profiles: Profiles, path: str | os.PathLike[str]) -> None:
     """Validate, then replace ``path`` atomically: a crash leaves the old file or the new one."""
-    parse_profiles(profiles.model_dump(mode="json"), profiles.base_dir)
+    parse_profiles(profiles.model_dump(mode="json"), profiles.base_dir, profiles.allowed_roots)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, file_mode(path))  # mkstemp makes 0600; keep what the file had
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(dump_profiles(profiles))
         os.replace(tmp, path)

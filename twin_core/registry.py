@@ -220,7 +220,10 @@ class ModelRegistry:
         model behind.
         """
         version = self.resolve(version_or_alias)
-        target = Path(cache_dir) / self.name / version / part
+        # The registry's own place in the store (an author's twin: twin/<slug>), so two authors'
+        # v1 never share a cache folder.
+        place = getattr(self.store, "key", lambda key: key)(self.prefix).removeprefix("models/")
+        target = Path(cache_dir) / place / version / part
         if (target / "config.json").is_file() or (target / "adapter_config.json").is_file():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -237,15 +240,36 @@ class ModelRegistry:
         return target
 
 
+def production_twins(store: ObjectStore) -> dict[str, str]:
+    """author slug -> the version of their twin in production (``models/twin/<slug>/``)."""
+    found = {}
+    for key in store.list_keys(f"models/{TWIN_MODEL}/"):
+        parts = key.split("/")
+        if len(parts) == 5 and parts[3] == "aliases" and parts[4] == PRODUCTION:
+            version = store.get_bytes(key).decode().strip()
+            if version:
+                found[parts[2]] = version
+    return found
+
+
+def twin_registry(store: ObjectStore, slug: str) -> ModelRegistry:
+    """The author's twin registry: ``models/twin/<slug>/``."""
+    from twin_core.authors import AuthorStore
+
+    return ModelRegistry(AuthorStore(store, slug), TWIN_MODEL)
+
+
 def resolve_served_model(store: ObjectStore, cache_dir: str | os.PathLike[str]) -> tuple[Path, str]:
-    """The model to serve: the twin's ``production`` version, else the latest base model.
+    """The one model to serve: the production twin when exactly one author has one (the usual
+    single-author case), else the latest base model (several twins are served as adapters on
+    it, see ``twin serve-model --adapters-from-registry``).
 
     Returns ``(local folder, "name/version")``. Raises ``ModelNotFound`` when neither exists.
     """
-    twin = ModelRegistry(store, TWIN_MODEL)
-    if twin.get_alias(PRODUCTION):
-        version = twin.resolve(PRODUCTION)
-        return twin.materialize_version(version, cache_dir), f"{TWIN_MODEL}/{version}"
+    twins = production_twins(store)
+    if len(twins) == 1:
+        (slug, version), = twins.items()
+        return twin_registry(store, slug).materialize_version(version, cache_dir), f"{TWIN_MODEL}/{slug}/{version}"
     base = ModelRegistry(store, BASE_MODEL)
     if base.get_alias(LATEST):
         version = base.resolve(LATEST)

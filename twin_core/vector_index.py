@@ -11,14 +11,14 @@ Search filters are Milvus boolean expressions over the scalar fields, for exampl
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+
+from twin_core.chunking import Hit
 
 SearchMode = Literal["hybrid", "dense"]
 # Dense by default: on the demo-corpus questions hybrid did not beat it (benchmarks/retrieval.py,
@@ -26,6 +26,11 @@ SearchMode = Literal["hybrid", "dense"]
 DEFAULT_MODE: SearchMode = "dense"
 
 COLLECTION_PREFIX = "chunks"
+# Bump when the schema changes: the name then points to a new collection, which the incremental
+# feature sync fills (it embeds every chunk id the collection lacks). v2: author partition key.
+SCHEMA_VERSION = 2
+# Partition-key buckets: authors are hashed into these; each search filtered by author reads one.
+AUTHOR_PARTITIONS = 16
 SCALAR_FIELDS = ("document_id", "author", "platform", "category", "url", "title", "position", "text")
 OUTPUT_FIELDS = ["id", *SCALAR_FIELDS]
 
@@ -45,32 +50,10 @@ HYBRID_CANDIDATES = 4
 _BATCH = 500  # rows per upsert and ids per query/delete expression
 
 
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    document_id: str
-    author: str
-    platform: str
-    category: str
-    url: str
-    title: str
-    position: int
-    text: str
-    score: float
-    # The stored embedding, when the search asked for it (``with_vectors=True``).
-    vector: list[float] | None = dataclasses.field(default=None, repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        if out["vector"] is None:
-            del out["vector"]
-        return out
-
-
 def collection_name(model_name: str, dimension: int) -> str:
     from twin_core.embedding import collection_suffix
 
-    return f"{COLLECTION_PREFIX}_{collection_suffix(model_name, dimension)}"
+    return f"{COLLECTION_PREFIX}_v{SCHEMA_VERSION}_{collection_suffix(model_name, dimension)}"
 
 
 def quote(value: str) -> str:
@@ -125,14 +108,12 @@ class VectorIndex:
         timeout: float = 60.0,
         client: Any = None,
     ):
-        from pymilvus import MilvusClient
-
         self.uri = uri
         self.collection = collection
         self.dimension = dimension
         self.mode = mode
         self.timeout = timeout
-        self.client = client or MilvusClient(uri=uri, token=token or "", timeout=timeout)
+        self.client = client or _connect(uri, token or "", timeout)
 
     @classmethod
     def for_model(cls, uri: str, model_name: str, dimension: int, **kwargs: Any) -> VectorIndex:
@@ -148,7 +129,10 @@ class VectorIndex:
 
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_VARCHAR["id"])
-        for name in ("document_id", "author", "platform", "category", "url", "title"):
+        # Milvus's multi-tenancy pattern: one collection, the author as partition key, so a
+        # search filtered by author reads that author's bucket only.
+        schema.add_field("author", DataType.VARCHAR, max_length=_VARCHAR["author"], is_partition_key=True)
+        for name in ("document_id", "platform", "category", "url", "title"):
             schema.add_field(name, DataType.VARCHAR, max_length=_VARCHAR[name])
         schema.add_field("position", DataType.INT64)
         schema.add_field("text", DataType.VARCHAR, max_length=_VARCHAR["text"], enable_analyzer=True, enable_match=True)
@@ -170,12 +154,13 @@ class VectorIndex:
         created = False
         if not self.client.has_collection(self.collection, timeout=self.timeout):
             self.client.create_collection(
-                self.collection, schema=self._schema(), index_params=self._index_params(), timeout=self.timeout
+                self.collection, schema=self._schema(), index_params=self._index_params(),
+                num_partitions=AUTHOR_PARTITIONS, timeout=self.timeout,
             )
             created = True
         else:
             self._check_dimension()
-        self.client.load_collection(self.collection, timeout=self.timeout)
+        self.load()
         return created
 
     def _check_dimension(self) -> None:
@@ -210,6 +195,12 @@ class VectorIndex:
             self.client.delete(self.collection, filter=in_list("id", batch), timeout=self.timeout)
         return len(ids)
 
+    def delete_where(self, filter: str) -> None:
+        """Every row matching ``filter`` (e.g. one author's: ``build_filter(author=...)``)."""
+        if not filter:
+            raise ValueError("refusing to delete without a filter")
+        self.client.delete(self.collection, filter=filter, timeout=self.timeout)
+
     def delete_documents(self, document_ids: Iterable[str]) -> None:
         for batch in _chunks(list(document_ids)):
             self.client.delete(self.collection, filter=in_list("document_id", batch), timeout=self.timeout)
@@ -223,16 +214,16 @@ class VectorIndex:
         """
         self.client.flush(self.collection, timeout=self.timeout)
         self.client.release_collection(self.collection, timeout=self.timeout)
-        self.client.load_collection(self.collection, timeout=self.timeout)
+        self.load()
 
     # --- reads --------------------------------------------------------------------------
 
     def ids(self, filter: str = "") -> dict[str, str]:
         """chunk id -> document id for every row (or those matching ``filter``)."""
         found: dict[str, str] = {}
-        iterator = self.client.query_iterator(
+        iterator = self._retry_unloaded(lambda: self.client.query_iterator(
             self.collection, batch_size=1000, filter=filter, output_fields=["id", "document_id"], timeout=self.timeout
-        )
+        ))
         try:
             while True:
                 page = iterator.next()
@@ -247,19 +238,22 @@ class VectorIndex:
         """Those of ``ids`` already in the collection."""
         present: set[str] = set()
         for batch in _chunks(list(ids)):
-            rows = self.client.query(self.collection, ids=list(batch), output_fields=["id"], timeout=self.timeout)
+            rows = self._retry_unloaded(lambda batch=batch: self.client.query(
+                self.collection, ids=list(batch), output_fields=["id"], timeout=self.timeout))
             present.update(row["id"] for row in rows)
         return present
 
     def count(self) -> int:
-        rows = self.client.query(self.collection, filter="", output_fields=["count(*)"], timeout=self.timeout)
+        rows = self._retry_unloaded(lambda: self.client.query(
+            self.collection, filter="", output_fields=["count(*)"], timeout=self.timeout))
         return int(rows[0]["count(*)"])
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[dict[str, Any]]:
         fields = OUTPUT_FIELDS + (["vector"] if with_vectors else [])
         rows: list[dict[str, Any]] = []
         for batch in _chunks(list(ids)):
-            rows.extend(self.client.query(self.collection, ids=list(batch), output_fields=fields, timeout=self.timeout))
+            rows.extend(self._retry_unloaded(lambda batch=batch: self.client.query(
+                self.collection, ids=list(batch), output_fields=fields, timeout=self.timeout)))
         return rows
 
     def search(
@@ -316,20 +310,63 @@ class VectorIndex:
             )
         return [[_hit(hit) for hit in hits] for hits in results]
 
+    def load(self) -> None:
+        """Load the collection into memory (a no-op when loaded). Milvus keeps collections on
+        disk but not loaded across a server restart: every read needs this first.
+
+        Milvus Lite may still be writing a just-built segment index when the load reads it (an
+        EAGAIN "read error" from faiss, more likely with one segment per author bucket); the
+        load is then tried again after a pause.
+        """
+        from pymilvus.exceptions import MilvusException
+
+        for attempt in range(10):
+            try:
+                self.client.load_collection(self.collection, timeout=self.timeout)
+                return
+            except MilvusException as error:
+                if "temporarily unavailable" not in str(error) or attempt == 9:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+
     def _retry_unloaded(self, call: Any, attempts: int = 20) -> Any:
-        """Ride through the moment ``refresh`` has the collection released."""
+        """Run a read, loading the collection when Milvus says it is released (after a server
+        restart) and riding through the moment ``refresh`` has it released."""
         from pymilvus.exceptions import MilvusException
 
         for attempt in range(attempts):
             try:
                 return call()
             except MilvusException as error:
-                message = str(error).lower()
-                unloaded = error.code == 101 or any(w in message for w in ("not loaded", "released", "loading"))
-                if not unloaded or attempt == attempts - 1:
+                if not _is_unloaded(error) or attempt == attempts - 1:
                     raise
-                time.sleep(0.25)
+                if attempt == 0:
+                    self.load()  # blocks until loaded; a reload by ``refresh`` is just as fine
+                else:
+                    time.sleep(0.25)
         raise AssertionError("unreachable")
+
+
+def _connect(uri: str, token: str, timeout: float) -> Any:
+    """A client for ``uri``. pymilvus shares one channel per address and re-dials a closed one
+    with a 2 s handshake limit, which a busy machine can miss once: one more try, then the error."""
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        return MilvusClient(uri=uri, token=token, timeout=timeout)
+    except MilvusException as error:
+        if getattr(error, "code", None) != 2:  # CONNECT_FAILED
+            raise
+        time.sleep(0.5)
+        return MilvusClient(uri=uri, token=token, timeout=timeout)
+
+
+def _is_unloaded(error: Any) -> bool:
+    message = str(error).lower()
+    return getattr(error, "code", None) == 101 or any(
+        w in message for w in ("not loaded", "released", "loading", "not load")
+    )
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:
@@ -352,5 +389,5 @@ def _hit(raw: dict[str, Any]) -> Hit:
         position=int(entity["position"]),
         text=entity["text"],
         score=float(raw.get("distance", raw.get("score", 0.0))),
-        vector=entity.get("vector"),
+        vector=None if entity.get("vector") is None else tuple(map(float, entity["vector"])),
     )

@@ -43,7 +43,11 @@ class DocumentWarehouse:
         """
         previous = self.get(document.id, document.platform)
         if previous is not None and previous.content_hash == document.content_hash:
-            return "unchanged"
+            if previous.url == document.url:
+                return "unchanged"
+            # Same post at a new address (a publication moved domain): update the record in place.
+            self.store.put_bytes(self.key(document.id, document.platform), replace(previous, url=document.url).to_json().encode())
+            return "changed"
         if previous is not None and previous.published_at and not document.published_at:
             document = replace(document, published_at=previous.published_at)
         self.store.put_bytes(self.key(document.id, document.platform), document.to_json().encode())

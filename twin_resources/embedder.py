@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -19,8 +19,12 @@ class EmbedderResource(ConfigurableResource):
         description="Model id or local folder. Default: the all-MiniLM-L6-v2 copy shipped in a package (offline). Any BGE id/path works.",
     )
     batch_size: int = Field(32, description="Texts per forward pass (upper bound; batches also respect a token budget).")
-    max_tokens_per_batch: int = Field(4096, description="Padded tokens per forward pass.")
-    quantize: bool = Field(False, description="int8 dynamic quantization on CPU (faster, slightly different vectors).")
+    max_tokens_per_batch: int | None = Field(None, description="Padded tokens per forward pass; unset: the backend's measured best.")
+    backend: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="On CPU, 'onnx' runs the encoder exported to ONNX Runtime (same vectors, faster); 'torch' runs FlagEmbedding's module.",
+    )
+    cache_dir: str = Field("", description="Folder keeping the ONNX export between runs; empty: export afresh each time.")
 
     def load(self) -> Embedder:
         from twin_core.embedding import Embedder
@@ -29,6 +33,7 @@ class EmbedderResource(ConfigurableResource):
             self.model,
             batch_size=self.batch_size,
             max_tokens_per_batch=self.max_tokens_per_batch,
-            quantize=self.quantize,
+            backend=self.backend,
+            cache_dir=self.cache_dir or None,
             show_progress=True,
         )

@@ -11,6 +11,8 @@ from typing import Any
 from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
 
+from twin_core.embedding import embedder_options
+from twin_core.settings import Settings
 from twin_resources.deployment import (
     KubernetesModelDeploymentResource,
     LocalModelDeploymentResource,
@@ -21,24 +23,26 @@ from twin_resources.llm import InstructionLLMResource
 from twin_resources.milvus import MilvusResource
 from twin_resources.object_store import LocalObjectStoreResource, S3ObjectStoreResource
 from twin_resources.profiles import ProfilesResource
-from twin_resources.settings import TwinSettings
 from twin_resources.trainer import TrainerLauncherResource
 
 
-def local_resources(settings: TwinSettings) -> dict[str, Any]:
+def local_resources(settings: Settings) -> dict[str, Any]:
     return {
         "object_store": LocalObjectStoreResource(root=str(settings.store_root)),
         "profiles": ProfilesResource(path=str(settings.profiles.resolve())),
         "http": CrawlerHttpResource(),
-        "milvus": MilvusResource(uri=settings.milvus_uri, token=settings.milvus_token),
-        "embedder": EmbedderResource(model=settings.embedding_model, batch_size=settings.embedding_batch_size),
-        "trainer": TrainerLauncherResource(work_dir=str(settings.home.resolve() / "training")),
+        "milvus": MilvusResource(uri=settings.milvus_uri, token=settings.milvus_token.get_secret_value()),
+        "embedder": EmbedderResource(**embedder_options(settings)),
+        "trainer": TrainerLauncherResource(
+            work_dir=str(settings.home.resolve() / "training"),
+            base_model=settings.base_model, recipe_file=settings.training_recipe,
+        ),
         "instruction_llm": InstructionLLMResource(),
         "deployment": LocalModelDeploymentResource(),
     }
 
 
-def prod_resources(settings: TwinSettings) -> dict[str, Any]:
+def prod_resources(settings: Settings) -> dict[str, Any]:
     return {
         "object_store": S3ObjectStoreResource(
             s3=S3Resource(endpoint_url=EnvVar("TWIN_S3_ENDPOINT_URL")),
@@ -49,7 +53,7 @@ def prod_resources(settings: TwinSettings) -> dict[str, Any]:
         # Set GITHUB_TOKEN (it may be empty) to raise GitHub's API rate limit.
         "http": CrawlerHttpResource(github_token=EnvVar("GITHUB_TOKEN")),
         "milvus": MilvusResource(uri=EnvVar("TWIN_MILVUS_URI"), token=EnvVar("TWIN_MILVUS_TOKEN")),
-        "embedder": EmbedderResource(model=settings.embedding_model, batch_size=settings.embedding_batch_size),
+        "embedder": EmbedderResource(**embedder_options(settings)),
         "trainer": TrainerLauncherResource(
             launcher=EnvVar("TWIN_TRAINER_LAUNCHER"),
             nproc_per_node=EnvVar.int("TWIN_TRAINER_NPROC"),
@@ -57,6 +61,8 @@ def prod_resources(settings: TwinSettings) -> dict[str, Any]:
             work_dir=EnvVar("TWIN_TRAINER_WORK_DIR"),
             # Used when TWIN_TRAINER_LAUNCHER=kubernetes: Jobs from the training module's template.
             namespace=EnvVar("TWIN_TRAINING_NAMESPACE"),
+            base_model=settings.base_model,
+            recipe_file=settings.training_recipe,
         ),
         "instruction_llm": InstructionLLMResource(
             base_url=EnvVar("TWIN_INSTRUCTION_LLM_URL"),
@@ -68,5 +74,5 @@ def prod_resources(settings: TwinSettings) -> dict[str, Any]:
     }
 
 
-def resources_for(settings: TwinSettings) -> dict[str, Any]:
+def resources_for(settings: Settings) -> dict[str, Any]:
     return local_resources(settings) if settings.env == "local" else prod_resources(settings)

@@ -24,6 +24,12 @@ class TrainerLauncherResource(ConfigurableResource):
         "", description="DeepSpeed config: zero2, zero3, zero3_offload or a JSON path; empty: none."
     )
     work_dir: str = Field(description="Scratch folder for datasets, checkpoints and the model cache.")
+    base_model: str = Field(
+        "smollm2", description="base_model's source when its run config names none (TWIN_BASE_MODEL): smollm2, an HF id or folder, or tiny.",
+    )
+    recipe_file: str = Field(
+        "", description="twin_model settings file (TWIN_TRAINING_RECIPE, YAML or JSON) under the run config: what automation-started runs train with.",
+    )
     namespace: str = Field(
         "", description="kubernetes: namespace of training Jobs and of the training-job template ConfigMap (TWIN_TRAINING_NAMESPACE)."
     )

@@ -24,7 +24,7 @@ def require_api_key(
     header: Annotated[str | None, Depends(_header)],
 ) -> None:
     """When ``TWIN_API_KEY`` is set, every /v1 call must present it."""
-    expected = request.app.state.settings.api_key
+    expected = request.app.state.settings.serving.api_key
     if expected is None or not expected.get_secret_value():
         return
     given = (bearer.credentials if bearer else None) or header or ""

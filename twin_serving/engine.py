@@ -11,7 +11,9 @@ nothing from more.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,9 +23,22 @@ from typing import Any
 ModelSource = Callable[[], tuple[str, str]]
 """Returns (model folder, version) of the model that should be served now."""
 
+AdapterSource = Callable[[], dict[str, tuple[str, str]]]
+"""Returns {adapter name: (adapter folder, version)} of the LoRA adapters to keep resident."""
+
 
 class GenerationValidationError(ValueError):
     """The request cannot be served as asked (TGI's ``validation`` error type)."""
+
+
+class ModelNotLoaded(RuntimeError):
+    """The server is up but its model is not loaded yet."""
+
+
+# Below this, dividing the logits by the temperature overflows float32 (torch then raises on
+# inf probabilities); sampling that cold is greedy decoding in all but name, so it runs greedy.
+MIN_SAMPLING_TEMPERATURE = 1e-4
+MAX_TEMPERATURE = 100.0
 
 
 @dataclass
@@ -38,10 +53,13 @@ class GenerationParams:
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
     truncate: int | None = None
+    adapter: str | None = None  # a resident LoRA adapter's name; None: the base model
 
     @property
     def sampling(self) -> bool:
-        # As in TGI: any warper turns sampling on.
+        # As in TGI: any warper turns sampling on; a temperature too cold to sample is greedy.
+        if self.temperature is not None and self.temperature < MIN_SAMPLING_TEMPERATURE:
+            return False
         return bool(
             self.do_sample
             or (self.temperature is not None and self.temperature != 1.0)
@@ -49,6 +67,25 @@ class GenerationParams:
             or self.top_p
             or self.typical_p
         )
+
+    def check(self) -> None:
+        """TGI's parameter validation, with its messages."""
+        finite = (self.temperature, self.top_p, self.typical_p, self.repetition_penalty)
+        if any(v is not None and not math.isfinite(v) for v in finite):
+            raise GenerationValidationError("sampling parameters must be finite numbers")
+        if self.temperature is not None and not 0 < self.temperature <= MAX_TEMPERATURE:
+            raise GenerationValidationError(
+                f"`temperature` must be strictly positive and at most {MAX_TEMPERATURE:g}")
+        if self.repetition_penalty is not None and self.repetition_penalty <= 0:
+            raise GenerationValidationError("`repetition_penalty` must be strictly positive")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise GenerationValidationError("`top_p` must be > 0.0 and <= 1.0")
+        if self.typical_p is not None and not 0 < self.typical_p < 1:
+            raise GenerationValidationError("`typical_p` must be > 0.0 and < 1.0")
+        if self.top_k is not None and self.top_k <= 0:
+            raise GenerationValidationError("`top_k` must be strictly positive")
+        if self.max_new_tokens < 1:
+            raise GenerationValidationError("`max_new_tokens` must be strictly positive")
 
 
 @dataclass
@@ -80,6 +117,8 @@ class LoadedModel:
     special_ids: frozenset[int] = frozenset()
     eos_ids: tuple[int, ...] = ()
     pad_id: int = 0
+    # Resident LoRA adapters on this base: name -> (folder, version).
+    adapters: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def model_id(self) -> str:
@@ -103,8 +142,32 @@ def load_model(path: str, version: str) -> LoadedModel:
     max_position = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
     eos_ids = tuple(_eos_ids(model, tokenizer))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos_ids[0] if eos_ids else 0)
+    # The turn's end token is special even where the tokenizer does not list it (GGUF imports).
     return LoadedModel(model, tokenizer, str(folder), version, max_position,
-                       frozenset(tokenizer.all_special_ids), eos_ids, pad_id)
+                       frozenset(tokenizer.all_special_ids) | frozenset(eos_ids), eos_ids, pad_id)
+
+
+def attach_adapter(loaded: LoadedModel, name: str, folder: str, version: str) -> None:
+    """Load a LoRA adapter onto the resident base under ``name`` (peft), replacing an adapter
+    of that name. The base's weights are untouched: requests choose an adapter or none."""
+    from peft import PeftModel
+
+    if name in "lora_":  # peft matches adapter names inside parameter names
+        raise ValueError(f"adapter name {name!r} is too short: peft would confuse it with its prefix")
+    model = loaded.model
+    if not isinstance(model, PeftModel):
+        loaded.model = PeftModel.from_pretrained(model, folder, adapter_name=name, is_trainable=False)
+    else:
+        if name in model.peft_config:
+            model.delete_adapter(name)
+        model.load_adapter(folder, adapter_name=name, is_trainable=False)
+    loaded.model.eval()
+    loaded.adapters[name] = (str(folder), version)
+
+
+def detach_adapter(loaded: LoadedModel, name: str) -> None:
+    loaded.model.delete_adapter(name)
+    del loaded.adapters[name]
 
 
 class _IncrementalDecoder:
@@ -214,8 +277,10 @@ def _hook_types():
 class Engine:
     """Holds the served model; reloads it when the source names another version."""
 
-    def __init__(self, source: ModelSource, max_input_tokens: int = 0):
+    def __init__(self, source: ModelSource, max_input_tokens: int = 0,
+                 adapters: AdapterSource | None = None):
         self.source = source
+        self.adapter_source = adapters
         self._requested_max_input = max_input_tokens
         self.loaded: LoadedModel | None = None
         self._lock = threading.Lock()  # one generation (or swap) at a time
@@ -228,7 +293,28 @@ class Engine:
             loaded = load_model(path, version)
             with self._lock:
                 self.loaded = loaded
+        self.sync_adapters()
         return loaded
+
+    def sync_adapters(self) -> list[str]:
+        """Make the resident adapters match the adapter source: add new ones, swap those whose
+        version moved, drop those gone; the base stays loaded. Returns the names changed."""
+        if self.adapter_source is None:
+            return []
+        wanted = self.adapter_source()
+        changed: list[str] = []
+        with self._load_lock:
+            loaded = self.require()
+            for name, (folder, version) in wanted.items():
+                if loaded.adapters.get(name) != (str(folder), version):
+                    with self._lock:  # between generations, never during one
+                        attach_adapter(loaded, name, folder, version)
+                    changed.append(name)
+            for name in [n for n in loaded.adapters if n not in wanted]:
+                with self._lock:
+                    detach_adapter(loaded, name)
+                changed.append(name)
+        return changed
 
     def reload_if_changed(self) -> bool:
         """Load the source's model when its version differs from the served one."""
@@ -240,11 +326,12 @@ class Engine:
             loaded = load_model(path, version)
             with self._lock:
                 self.loaded = loaded
+        self.sync_adapters()  # onto the new base
         return True
 
     def require(self) -> LoadedModel:
         if self.loaded is None:
-            raise RuntimeError("model not loaded yet")
+            raise ModelNotLoaded("model not loaded yet")
         return self.loaded
 
     @property
@@ -262,8 +349,11 @@ class Engine:
         loaded = self.require()
         if not prompt:
             raise GenerationValidationError("`inputs` cannot be empty")
-        if params.max_new_tokens < 1:
-            raise GenerationValidationError("`max_new_tokens` must be strictly positive")
+        params.check()
+        if params.adapter is not None and params.adapter not in loaded.adapters:
+            resident = ", ".join(sorted(loaded.adapters)) or "none"
+            raise GenerationValidationError(
+                f"adapter `{params.adapter}` is not loaded on this server (loaded: {resident})")
         tokenizer = loaded.tokenizer
         # A prompt rendered by a chat template already starts with BOS: do not add a second.
         bos = getattr(tokenizer, "bos_token", None)
@@ -335,7 +425,7 @@ class Engine:
                     seed = int(torch.seed() % (2**63))
                 torch.manual_seed(seed)
             input_ids = torch.tensor([ids], dtype=torch.long)
-            with torch.inference_mode():
+            with torch.inference_mode(), _adapter_chosen(model, params.adapter):
                 output = model.generate(
                     input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **kwargs
                 )
@@ -361,10 +451,19 @@ class Engine:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
+def _adapter_chosen(model, adapter: str | None):
+    """The request's adapter active for one generation; none of them for the base."""
+    if not getattr(model, "peft_config", None):
+        return contextlib.nullcontext()
+    if adapter is None:
+        return model.disable_adapter()
+    model.set_adapter(adapter)
+    return contextlib.nullcontext()
+
+
 def _eos_ids(model, tokenizer) -> list[int]:
     value = getattr(model.generation_config, "eos_token_id", None)
-    if value is None:
-        value = tokenizer.eos_token_id
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [int(value)]
+    ids = [] if value is None else (list(value) if isinstance(value, list | tuple) else [int(value)])
+    if tokenizer.eos_token_id is not None and not ids:
+        ids.append(int(tokenizer.eos_token_id))
+    return ids

@@ -16,12 +16,16 @@ from twin_serving.generation import GenerationRejected, GenerationUnavailable
 from twin_serving.links import LinkRefused
 from twin_serving.retriever import RetrievalUnavailable
 from twin_serving.schemas import ErrorResponse
-from twin_serving.service import BudgetExceeded
+from twin_serving.service import BudgetExceeded, UnknownAuthor
 
 log = logging.getLogger(__name__)
 
 ERROR_RESPONSES: dict[int | str, dict] = {
+    400: {"model": ErrorResponse, "description": "The body is not readable JSON, or the Host is not this server's."},
+    413: {"model": ErrorResponse, "description": "The body is over this route's size limit."},
+    429: {"model": ErrorResponse, "description": "Too many wrong keys from this address; see `Retry-After`."},
     401: {"model": ErrorResponse, "description": "`TWIN_API_KEY` is set and the key is missing or wrong."},
+    404: {"model": ErrorResponse, "description": "No twin of the named author, or several served and none named."},
     422: {"description": "Bad input: `error` says what, `detail` lists each problem."},
     503: {"model": ErrorResponse, "description": "Milvus or TGI is down; `dependency` says which."},
 }
@@ -30,6 +34,8 @@ ERROR_RESPONSES: dict[int | str, dict] = {
 def status_for(error: BaseException) -> int:
     if isinstance(error, LinkRefused | GenerationRejected | BudgetExceeded):
         return 422
+    if isinstance(error, UnknownAuthor):
+        return 404
     if isinstance(error, RetrievalUnavailable | GenerationUnavailable):
         return 503
     return 500
@@ -70,8 +76,8 @@ def install(app: FastAPI) -> None:
         headers = {"Retry-After": "5"} if status == 503 else None
         return JSONResponse(body, status_code=status, headers=headers)
 
-    for kind in (LinkRefused, GenerationRejected, BudgetExceeded, RetrievalUnavailable,
-                 GenerationUnavailable):
+    for kind in (LinkRefused, GenerationRejected, BudgetExceeded, UnknownAuthor,
+                 RetrievalUnavailable, GenerationUnavailable):
         app.add_exception_handler(kind, known)
 
     @app.exception_handler(Exception)

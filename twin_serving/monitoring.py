@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from twin_serving.settings import AlertRule
+from twin_core.settings import AlertRule
 
 log = logging.getLogger(__name__)
 

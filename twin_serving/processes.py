@@ -36,19 +36,26 @@ def start_server(
     args: list[str] | None = None,
     *,
     host: str = "127.0.0.1",
+    port: int = 0,
     env: Mapping[str, str] | None = None,
     log_path: str | os.PathLike[str] | None = None,
     ready_path: str = "/health",
     timeout_s: float = 180.0,
 ) -> ServerProcess:
-    """Run ``twin <command> <args> --fd N`` and return once ``ready_path`` answers 200."""
+    """Run ``twin <command> <args> --fd N`` and return once ``ready_path`` answers 200.
+
+    ``port``: 0 for a free one. A port in use raises ``ServerStartError``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise ServerStartError(f"{host}:{port} is in use: stop what listens there or pick another port") from error
     sock.listen(128)
     sock.set_inheritable(True)
     port = sock.getsockname()[1]
-    argv = [sys.executable, "-m", "twin_core.cli", command, *(args or []), "--fd", str(sock.fileno())]
+    argv = [sys.executable, "-m", "twin_cli.main", command, *(args or []), "--fd", str(sock.fileno())]
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     try:
         process = subprocess.Popen(

@@ -12,22 +12,26 @@ import copy
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from twin_core.chunking import Hit
+from twin_core.settings import ServingSettings
 from twin_serving.generation import Completion, GenerationUnavailable, Generator, sampling_kwargs
 from twin_serving.links import fetch_links
 from twin_serving.monitoring import Monitor, RequestRecord, request_scores
 from twin_serving.rag import expansion, self_query
 from twin_serving.rag.prompt import BuiltPrompt, SourceText, build_prompt, render_chat
 from twin_serving.rag.rerank import cross_encoder_rerank, mmr
-from twin_serving.rag.retrieval import Hit
 from twin_serving.retriever import Retriever
 from twin_serving.schemas import Source
-from twin_serving.settings import ServingSettings
 from twin_serving.tracing import RequestTrace
 
 log = logging.getLogger(__name__)
+
+
+class UnknownAuthor(LookupError):
+    """The request names an author the API has no twin for, or names none among several."""
 
 
 class BudgetExceeded(ValueError):
@@ -52,12 +56,13 @@ class Prepared:
     request: TwinRequest
     trace: RequestTrace
     started: float
-    prompt_text: str
     built: BuiltPrompt
     sources: list[Source]
     hits: int
     warnings: list[str]
     model_version: str
+    author: str | None = None
+    max_new_tokens: int = 256  # what the answer may take: the request's, capped to the model
 
 
 @dataclass
@@ -159,18 +164,27 @@ class TwinService:
         self.reranker = reranker
         self._info: dict[str, Any] | None = None
         self._info_at = 0.0
+        self._resident: set[str] = set()  # adapter names the engine lists, read with its /info
 
     # -- the served model ---------------------------------------------------------------------
     async def model_info(self) -> dict[str, Any]:
         """TGI's /info, cached briefly (it changes only when the production model moves)."""
         if self._info is None or time.monotonic() - self._info_at > 30:
             self._info = await self.generator.info()
+            self._resident = await self.generator.resident_adapters()
             self._info_at = time.monotonic()
         return self._info
 
     @staticmethod
     def model_version(info: dict[str, Any]) -> str:
         return str(info.get("model_version") or info.get("model_sha") or info.get("model_id") or "")
+
+    @staticmethod
+    def answer_tokens(info: dict[str, Any], requested: int) -> int:
+        """The answer's token limit: what was asked, capped at half the model's window, so a
+        model with a small window writes a shorter answer instead of refusing a valid request."""
+        total = info.get("max_total_tokens")
+        return min(requested, max(1, int(total) // 2)) if total else requested
 
     def budget(self, info: dict[str, Any], max_new_tokens: int) -> int:
         limits = [int(v) for v in (self.settings.max_input_tokens,
@@ -191,8 +205,8 @@ class TwinService:
         if self.query_generator is None:
             return None
         try:
-            text = self.counter.render([{"role": "user", "content": prompt}])
-            return (await self.query_generator.generate(text, max_new_tokens=max_new_tokens)).text
+            messages = [{"role": "user", "content": prompt}]
+            return (await self.query_generator.generate(messages, **sampling_kwargs(max_new_tokens, 0))).text
         except Exception as error:  # the rule-based default still answers
             log.warning("query generator failed, using rules: %s", error)
             return None
@@ -209,9 +223,28 @@ class TwinService:
             method = "llm" if found is not None else "rules"
             if found is None:
                 found = self_query.extract_filters(request.question, self.known_authors)
-            filters = self_query.merge(explicit, found)
+            filters = replace(self_query.merge(explicit, found), author=self.author_for(request, found))
             step.update(output=filters.as_dict(), metadata={"method": method})
         return filters
+
+    def author_for(self, request: TwinRequest, found: self_query.QueryFilters) -> str | None:
+        """Whose twin answers, and so whose chunks alone are searched: the one named by the
+        request, else the one the prompt names, else the only one there is."""
+        known = self.known_authors
+        if request.author:
+            match = next((a for a in known if a.casefold() == request.author.casefold()), None)
+            if known and match is None:
+                raise UnknownAuthor(
+                    f"there is no twin of {request.author!r}: ask one of {', '.join(known)}, "
+                    "or add the author to the profiles and collect their writing first")
+            return match or request.author
+        if found.author:
+            return found.author
+        if len(known) == 1:
+            return known[0]
+        if len(known) > 1:
+            raise UnknownAuthor(f"several twins are served: name the author ({', '.join(known)})")
+        return None
 
     async def variants(self, request: TwinRequest, trace: RequestTrace) -> list[str]:
         n = self.settings.query_variants
@@ -287,7 +320,8 @@ class TwinService:
     async def prepare(self, request: TwinRequest, trace: RequestTrace) -> Prepared:
         started = time.perf_counter()
         info = await self.model_info()
-        budget = self.budget(info, request.max_new_tokens)
+        max_new_tokens = self.answer_tokens(info, request.max_new_tokens)
+        budget = self.budget(info, max_new_tokens)
         links_task = asyncio.create_task(self.links(request, trace)) if request.links else None
         try:
             if self.query_generator is not None:  # two LLM calls: side by side, not in turn
@@ -304,9 +338,12 @@ class TwinService:
                 links_task.cancel()
             raise
         link_sources = fetched.sources if fetched else []
+        warnings = list(fetched.warnings) if fetched else []
+        if max_new_tokens < request.max_new_tokens:
+            warnings.append(f"The answer is limited to {max_new_tokens} tokens: the model takes "
+                            f"{info['max_total_tokens']} tokens in all, the prompt included.")
         past = [SourceText("past", h.url, h.title, h.text) for h in chosen]
-        author = request.author or filters.author or (
-            self.known_authors[0] if len(self.known_authors) == 1 else None)
+        author = filters.author
         with trace.step("prompt", input={"sources": len(link_sources) + len(past),
                                          "budget": budget}) as step:
             try:
@@ -326,16 +363,34 @@ class TwinService:
             for s in built.used
         ]
         return Prepared(
-            request, trace, started, self.counter.render(built.messages), built, sources,
-            hits=len(retrieval.hits), warnings=fetched.warnings if fetched else [],
-            model_version=self.model_version(info),
+            request, trace, started, built, sources,
+            hits=len(retrieval.hits), warnings=warnings,
+            model_version=self.model_version(info), author=author, max_new_tokens=max_new_tokens,
         )
+
+    def adapter(self, prepared: Prepared) -> str | None:
+        """The author's LoRA adapter on the engine: the one ``TWIN_ENGINE_ADAPTERS`` names, else
+        ``twin-<author slug>`` when the engine lists it (``twin serve-model
+        --adapters-from-registry`` keeps every author's resident under that name), else the
+        engine's default model (with one author: their merged twin)."""
+        author = prepared.author or ""
+        configured = self.settings.engine_adapters.get(author)
+        if configured:
+            return configured
+        if author:
+            from twin_core.authors import author_slug
+            from twin_serving.model_source import adapter_name
+
+            name = adapter_name(author_slug(author))
+            if name in self._resident:
+                return name
+        return None
 
     def _generation_fields(self, prepared: Prepared) -> dict[str, Any]:
         r = prepared.request
         return {
             "model": prepared.model_version,
-            "model_parameters": {"max_new_tokens": r.max_new_tokens, "temperature": r.temperature},
+            "model_parameters": {"max_new_tokens": prepared.max_new_tokens, "temperature": r.temperature},
             "input": prepared.built.messages,
         }
 
@@ -344,7 +399,8 @@ class TwinService:
         with prepared.trace.step("generation", as_type="generation",
                                  **self._generation_fields(prepared)) as step:
             completion = await self.generator.generate(
-                prepared.prompt_text, **sampling_kwargs(r.max_new_tokens, r.temperature))
+                prepared.built.messages, adapter=self.adapter(prepared),
+                **sampling_kwargs(prepared.max_new_tokens, r.temperature))
             step.update(output=completion.text, usage_details={
                 "input": prepared.built.tokens, "output": completion.generated_tokens})
         return self.finish(prepared, completion)
@@ -359,7 +415,8 @@ class TwinService:
         first_token_at = None
         try:
             async for piece in self.generator.stream(
-                prepared.prompt_text, **sampling_kwargs(r.max_new_tokens, r.temperature)
+                prepared.built.messages, adapter=self.adapter(prepared),
+                **sampling_kwargs(prepared.max_new_tokens, r.temperature)
             ):
                 if piece.text:
                     if first_token_at is None:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from twin_serving.settings import ServingSettings
+from twin_core.settings import ServingSettings
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from tests.fixtures.loopback import Reply
-from twin_core.cli import main
-from twin_resources.settings import get_settings
+from twin_cli.main import main
+from twin_core.settings import get_settings
 
 ROOT = Path(__file__).parents[2]
 COUNTS = ["documents", "new", "changed", "unchanged", "failed"]
@@ -63,7 +63,7 @@ def test_collect_prints_counts_new_then_unchanged(profile, capsys, tmp_path):
     assert rest[0] == "1 failed:"
     assert rest[1].startswith(f"  web: {profile}: ") and "404" in rest[1]
     assert rest[-1].startswith("run ") and "(success;" in rest[-1]
-    assert len(list((tmp_path / "home" / "store" / "documents" / "linkedin").glob("*.json"))) == 2
+    assert len(list((tmp_path / "home" / "store" / "documents" / "test-author" / "linkedin").glob("*.json"))) == 2
 
     table, _ = collect(capsys)
     assert table["linkedin_posts"] == {"documents": "2", "new": "0", "changed": "0", "unchanged": "2", "failed": "0"}

@@ -1,21 +1,24 @@
 """Each crawler through real HTTP on 127.0.0.1, against pages in every markup generation."""
 
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures.loopback import Fault, Reply
+from tests.collection.fake_github import FakeGitHub, repo_object
+from tests.fixtures.loopback import Reply
 from twin_core.crawlers import (
     ExtractionError,
     crawl_url,
-    github,
+    github_api,
     linkedin,
     medium,
     platform_of,
     substack,
 )
-from twin_core.http_fetch import HttpFetcher
+from twin_core.http_fetch import FetchError, HttpFetcher
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -114,6 +117,72 @@ def test_generic_article_uses_json_ld_and_main_text(loopback, client):
         assert noise not in doc.content
 
 
+EXPECTED = json.loads((PAGES / "expected.json").read_text())
+
+
+def first_author(name: str) -> str:
+    return re.split(r"\s*(?:;|,|\band\b|&)\s*", name)[0].strip()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_page_is_right_on_every_field_from_any_host(loopback, client, name):
+    # Served from 127.0.0.1 under a path that names no platform: only the page says what it is.
+    expected = EXPECTED[name]
+    (doc,) = crawl_url(serve(loopback, name, f"/archive/2024/{name}"), client)
+    assert doc.platform == expected["platform"]
+    assert doc.title == expected["title"]
+    assert first_author(doc.author) == expected["author"]
+    assert (doc.published_at or "")[:10] == expected["date"]
+    assert doc.content.startswith(expected["first"])
+    assert doc.content.endswith(expected["last"])
+    assert [text for text in expected["absent"] if text in doc.content] == []
+
+
+def test_generic_pages_fall_back_to_trafilatura_only_when_structure_finds_too_little(loopback, client):
+    # A 2009 Blogger post: text in one <div> split by <br><br>, no paragraphs to vote on.
+    (old,) = crawl_url(serve(loopback, "web_blogger_2009"), client)
+    (modern,) = crawl_url(serve(loopback, "web_wordpress"), client)
+    assert (old.extra["extractor"], modern.extra["extractor"]) == ("trafilatura", "structure")
+    assert old.content.split("\n\n")[1].startswith("So now every run appends one line to a log")
+
+
+def test_platform_is_read_from_the_page_not_the_host():
+    from twin_core.crawlers.detect import page_platform
+    from twin_core.crawlers.html import Page
+
+    found = {name: page_platform(Page((PAGES / f"{name}.html").read_text())) for name in EXPECTED}
+    assert found == {name: (e["platform"] if e["platform"] != "web" else None) for name, e in EXPECTED.items()}
+    # A blog post that embeds a Substack image or links to Medium is still a blog post.
+    news = (PAGES / "web_news.html").read_text().replace(
+        "<p>Doctors still", '<img src="https://substackcdn.com/image/x.png"><a href="https://medium.com/@x">Medium</a><p>Doctors still')
+    assert page_platform(Page(news)) is None
+
+
+def test_site_suffixes_and_badges():
+    from twin_core.crawlers.metadata import clean_author, strip_site_suffix
+
+    assert strip_site_suffix("The Boring Parts of RAG | by Tamsin Vale | Medium", ["Tamsin Vale"]) == "The Boring Parts of RAG"
+    assert strip_site_suffix("Quality Gates That Block | Tamsin Vale | LinkedIn", ["Tamsin Vale"]) == "Quality Gates That Block"
+    assert strip_site_suffix("Models Need Owners | Tamsin Vale | Pulse | LinkedIn", ["Tamsin Vale"]) == "Models Need Owners"
+    assert strip_site_suffix("Retries Are a Contract - by Tamsin Vale - Boring ML", ["Boring ML", "Tamsin Vale"]) == "Retries Are a Contract"
+    assert strip_site_suffix("Pandas - A Love Story | Field Notes", ["Field Notes"]) == "Pandas - A Love Story"  # its own dash stays
+    assert strip_site_suffix("Cats | Dogs", []) == "Cats | Dogs"
+    assert clean_author("Tamsin Vale Influencer") == "Tamsin Vale"
+    assert clean_author("By Noor Haddad") == "Noor Haddad"
+    assert clean_author("Tamsin Vale · Follow") == "Tamsin Vale"
+
+
+def test_medium_state_of_another_post_is_never_used():
+    # The Apollo state lists the sidebar's posts first; the page's own post is found by its id.
+    from twin_core.crawlers.html import Page
+    from twin_core.crawlers.metadata import medium_post
+
+    post = medium_post(Page((PAGES / "medium_2023_custom.html").read_text()))
+    assert post == {"date": "2023-11-20T08:00:00+00:00", "title": "Evaluation Sets Age", "author": "Tamsin Vale"}
+    without_own = (PAGES / "medium_2023_custom.html").read_text().replace('"Post:e4d3c2b1a0f9"', '"Post:000000000000"')
+    assert medium_post(Page(without_own)) == {}
+
+
 def test_empty_page_is_an_extraction_error(loopback, client):
     url = loopback.route("/empty", Reply(body="<html><body><nav>menu</nav></body></html>"))
     with pytest.raises(ExtractionError, match="no article text"):
@@ -167,11 +236,15 @@ def test_medium_feed_gives_full_articles(loopback, client):
     assert second.title == "Pinning" and first.extra["source"] == "feed"
 
 
-def test_feed_with_entities_is_refused(loopback, client):
-    bomb = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss><channel><item><title>&a;</title></item></channel></rss>'
+@pytest.mark.parametrize("padding", [0, 5_000, 200_000])
+def test_feed_with_entities_is_refused(loopback, client, padding):
+    # A DTD after a long comment is still a DTD: the whole document is parsed with DTDs refused.
+    comment = f"<!-- {'x' * padding} -->" if padding else ""
+    bomb = (f'<?xml version="1.0"?>{comment}<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            "<rss><channel><item><title>&b;</title><link>https://x/p</link><description>&b;</description></item></channel></rss>")
     url = loopback.route("/bomb.xml", Reply(body=bomb, content_type="application/xml"))
     report = medium.crawl_feed(url, client, author="T")
-    assert report.documents == [] and "DTD" in report.failures[0][1]
+    assert report.documents == [] and report.failures[0][1] == "feed declares a DTD or entities; refused"
 
 
 # --- Substack APIs ------------------------------------------------------------------------------
@@ -215,6 +288,27 @@ def test_substack_archive_is_paginated_and_posts_read_through_api(loopback, clie
     assert "post-03" not in by_slug and len(loopback.hits("/p/post-03")) == 1
 
 
+def test_substack_post_api_answering_a_list_falls_back_to_the_page(loopback, client):
+    base = substack_site(loopback, 2)
+    loopback.route("/api/v1/posts/post-01", Reply(body=json.dumps([{"slug": "post-01"}]), content_type="application/json"))
+    loopback.route("/p/post-01", Reply(body=(PAGES / "substack_2020.html").read_bytes()))
+    report = substack.crawl_publication(base, client, author="T")
+    assert report.failures == []
+    assert sorted(d.extra["source"] for d in report.documents) == ["api", "page"]
+    with pytest.raises(ExtractionError, match="post API answered with a list instead of a post"):
+        substack.post_from_api([{"slug": "x"}], base, author="T")
+
+
+def test_substack_archive_ignoring_the_offset_does_not_loop(loopback, client):
+    base = substack_site(loopback, 3)
+    same = json.dumps([{"slug": f"post-{i:02d}", "type": "newsletter"} for i in range(3)])
+    for offset in range(0, 100 * substack.PAGE_SIZE, substack.PAGE_SIZE):
+        loopback.route(f"/api/v1/archive?sort=new&offset={offset}&limit={substack.PAGE_SIZE}", Reply(body=same, content_type="application/json"))
+    report = substack.crawl_publication(base, client, author="T")
+    assert len(report.documents) == 3
+    assert len(loopback.hits("/api/v1/archive")) == 2
+
+
 def test_substack_falls_back_to_feed_when_archive_api_is_missing(loopback, client):
     feed = MEDIUM_FEED.replace("medium.com/@tamsinvale", "boring.example.com/p")
     loopback.route("/feed", Reply(body=feed, content_type="application/rss+xml"))
@@ -229,74 +323,164 @@ def test_substack_reports_when_every_channel_fails(loopback, client):
     assert "archive API failed" in report.failures[0][1] and "feed failed" in report.failures[0][1]
 
 
-# --- GitHub API ---------------------------------------------------------------------------------
+# --- GitHub API (a fake GitHub on loopback: pagination, ETags, rate limits, tarballs) ---------
+
+TINY_EVAL = {
+    "README.md": b"# tiny-eval\n\nScore a model in one call.\n",
+    "src/evals/run.py": b"def run(model, cases):\n    return [model(c) for c in cases]\n",
+    "vendor/lib.py": b"x = 1\n",
+    "poetry.lock": b"lock\n",
+    "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00",
+    "data/huge.py": b"x = 1\n" * 30_000,
+    "src/api_pb2.py": b"# generated\n",
+    "src/blob.py": b"\x00\x01binary\x00",
+    ".github/workflows/ci.yml": b"on: push\n",
+}
 
 
-def github_api(loopback, *, rate_limited_once: bool = False) -> str:
-    base = loopback.base
-    page1 = [
-        {"full_name": "tvale/tiny-eval", "fork": False, "default_branch": "main", "html_url": "https://github.com/tvale/tiny-eval", "description": "Small evaluation harness."},
-        {"full_name": "tvale/forked-lib", "fork": True, "default_branch": "main", "html_url": "https://github.com/tvale/forked-lib"},
-    ]
-    page2 = [{"full_name": "tvale/dotfiles", "fork": False, "default_branch": "trunk", "html_url": "https://github.com/tvale/dotfiles", "description": ""}]
-    headers = {"X-RateLimit-Remaining": "41", "X-RateLimit-Limit": "60", "Link": f'<{base}/users/tvale/repos?page=2>; rel="next", <{base}/users/tvale/repos?page=2>; rel="last"'}
-    loopback.route("/users/tvale/repos?per_page=100&type=owner&sort=full_name", Reply(body=json.dumps(page1), headers=headers, content_type="application/json"))
-    second = Reply(body=json.dumps(page2), headers={"X-RateLimit-Remaining": "40"}, content_type="application/json")
-    if rate_limited_once:
-        import time
-
-        limited = Reply(403, '{"message": "API rate limit exceeded"}', {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()))}, "application/json")
-        loopback.route("/users/tvale/repos?page=2", Fault.sequence(limited, second))
-    else:
-        loopback.route("/users/tvale/repos?page=2", second)
-    tree = {"tree": [
-        {"path": "README.md", "type": "blob", "size": 40},
-        {"path": "src/evals/run.py", "type": "blob", "size": 60},
-        {"path": "src", "type": "tree"},
-        {"path": "vendor/lib.py", "type": "blob", "size": 10},
-        {"path": "poetry.lock", "type": "blob", "size": 10},
-        {"path": "logo.png", "type": "blob", "size": 10},
-        {"path": "data/huge.py", "type": "blob", "size": 5_000_000},
-        {"path": "src/api_pb2.py", "type": "blob", "size": 10},
-        {"path": "src/blob.py", "type": "blob", "size": 12},
-    ], "truncated": False}
-    loopback.route("/repos/tvale/tiny-eval/git/trees/main?recursive=1", Reply(body=json.dumps(tree), content_type="application/json"))
-    files = {
-        "README.md": b"# tiny-eval\n\nScore a model in one call.\n",
-        "src/evals/run.py": b"def run(model, cases):\n    return [model(c) for c in cases]\n",
-        "src/blob.py": b"\x00\x01binary\x00",
-    }
-    for path, data in files.items():
-        loopback.route(f"/repos/tvale/tiny-eval/contents/{path}?ref=main", Reply(body=data, content_type="application/vnd.github.raw"))
-    loopback.route("/repos/tvale/dotfiles/git/trees/trunk?recursive=1", Reply(body=json.dumps({"tree": [{"path": "install.sh", "type": "blob", "size": 20}]}), content_type="application/json"))
-    loopback.route("/repos/tvale/dotfiles/contents/install.sh?ref=trunk", Reply(500, "boom"))
-    return base
+@pytest.fixture
+def fake_github(loopback):
+    return FakeGitHub(loopback)
 
 
-def test_github_user_repositories_through_api(loopback, client):
-    api = github_api(loopback)
-    report = github.crawl_user("tvale", client, author="Tamsin Vale", token="t0ken", api_url=api)
-    assert [d.title for d in report.documents] == ["tvale/tiny-eval"]  # the fork is skipped
-    doc = report.documents[0]
-    assert sorted(doc.files) == ["README.md", "src/evals/run.py"]  # vendored, lock, binary, huge, generated skipped
+def publish(fake: FakeGitHub, count: int, *, per_page: int = 100) -> list[dict]:
+    repos = [repo_object("tvale/tiny-eval", description="Small evaluation harness.")]
+    repos += [repo_object("tvale/forked-lib", fork=True)]
+    repos += [repo_object(f"tvale/tool-{i}", default_branch="trunk") for i in range(count - 1)]
+    fake.repos("tvale", repos, per_page=per_page)
+    fake.repository(repos[0], TINY_EVAL, links={"src/link.py": "/etc/passwd"})
+    for repo in repos[2:]:
+        fake.repository(repo, {"tool.py": f"NAME = {repo['name']!r}\n".encode()})
+    return repos
+
+
+def test_github_user_reads_each_repository_from_one_tarball(fake_github, client, loopback):
+    publish(fake_github, 3, per_page=2)
+    api = github_api.GitHubAPI(client, token="t0ken", api_url=fake_github.api)
+    report = github_api.crawl_user(api, "tvale", author="Tamsin Vale")
+    assert report.failures == []
+    assert sorted(d.title for d in report.documents) == ["tvale/tiny-eval", "tvale/tool-0", "tvale/tool-1"]  # no fork
+    doc = next(d for d in report.documents if d.title == "tvale/tiny-eval")
+    # vendored, lock, image, huge, generated, binary, hidden-folder and symlinked files are all filtered locally
+    assert sorted(doc.files) == ["README.md", "src/evals/run.py"]
     assert doc.files["src/evals/run.py"] == "def run(model, cases):\n    return [model(c) for c in cases]\n"
-    assert doc.content.startswith("Small evaluation harness.")
-    assert doc.url == "https://github.com/tvale/tiny-eval"
-    assert report.failures[0][0] == "https://github.com/tvale/dotfiles"  # one bad repo is reported
-    assert "HTTP 500" in report.failures[0][1]
-    assert all(r.headers.get("authorization") == "Bearer t0ken" for r in loopback.requests)
-    assert not loopback.hits("/robots.txt")  # an API, not pages
+    assert doc.content.startswith("Small evaluation harness.") and doc.url == "https://github.com/tvale/tiny-eval"
+    tool = next(d for d in report.documents if d.title == "tvale/tool-0")
+    assert tool.files == {"tool.py": "NAME = 'tool-0'\n"}
+    # Two listing pages, then one request per repository (its default branch's tarball): nothing per file.
+    assert fake_github.used == 2 + 3
+    assert sorted(r.path for r in loopback.requests if "/tarball/" in r.path) == [
+        "/repos/tvale/tiny-eval/tarball/main", "/repos/tvale/tool-0/tarball/trunk", "/repos/tvale/tool-1/tarball/trunk"]
+    assert all(r.headers.get("authorization") == "Bearer t0ken" for r in loopback.requests if not r.path.startswith("/codeload"))
+    assert not loopback.hits("/robots.txt") and not any("/contents/" in r.path or "/git/trees" in r.path for r in loopback.requests)
 
 
-def test_github_rate_limit_reset_is_waited_for(loopback, client):
-    api = github_api(loopback, rate_limited_once=True)
-    report = github.crawl_user("tvale", client, author="T", api_url=api)
+def test_github_rate_limit_stops_early_with_one_line(fake_github, client, loopback):
+    fake_github.limit = 4  # the listing and three tarballs
+    publish(fake_github, 6)
+    api = github_api.GitHubAPI(client, api_url=fake_github.api)
+    report = github_api.crawl_user(api, "tvale", author="T")
+    assert len(report.documents) == 3
+    ((source, reason),) = report.failures
+    reset = time.strftime("%H:%M", time.gmtime(fake_github.reset))
+    assert source == "github user tvale"
+    assert reason == f"3 of 6 repositories not read: GitHub's rate limit is reached (4 requests an hour without a token); set GITHUB_TOKEN or run again after {reset} UTC"
+    assert fake_github.used == 4
+    assert len([r for r in loopback.requests if "/tarball" in r.path]) == 3  # no request spent on a certain 403
+
+
+def test_github_secondary_limit_halts_the_crawl(fake_github, client, loopback):
+    repos = publish(fake_github, 4)
+    fake_github.server.route(f"/repos/{repos[2]['full_name']}/tarball/trunk",
+                             Reply(403, '{"message": "You have exceeded a secondary rate limit."}', {"Retry-After": "60", "X-RateLimit-Remaining": "50"}, "application/json"))
+    api = github_api.GitHubAPI(client, api_url=fake_github.api)
+    report = github_api.crawl_user(api, "tvale", author="T")
+    assert len(report.documents) < 4
+    (reason,) = [r for _, r in report.failures]
+    assert "not read: GitHub asked to slow down (HTTP 403, a secondary rate limit); run again in a few minutes" in reason
+
+
+def test_github_repository_lists_are_conditional(fake_github, loopback, tmp_path):
+    from twin_core.object_store import LocalFolderStore
+
+    publish(fake_github, 2)
+    with HttpFetcher(timeout_s=2, max_retries=0, per_host_rate=0, cache=LocalFolderStore(tmp_path)) as cached:
+        api = github_api.GitHubAPI(cached, api_url=fake_github.api)
+        first = github_api.crawl_user(api, "tvale", author="T")
+        used = fake_github.used
+        second = github_api.crawl_user(github_api.GitHubAPI(cached, api_url=fake_github.api), "tvale", author="T")
+    assert [d.content_hash for d in first.documents] == [d.content_hash for d in second.documents]
+    listing = [r for r in loopback.requests if r.path.startswith("/users/tvale/repos")]
+    assert listing[1].headers.get("if-none-match", "").startswith('"')  # the ETag from the first answer
+    assert fake_github.used - used == 2  # the 304 listing is free; only the two tarballs counted
+    assert not any("if-none-match" in r.headers for r in loopback.requests if "/tarball" in r.path)
+
+
+def test_github_self_linking_pagination_ends(fake_github, client, loopback):
+    page = [repo_object("tvale/tiny-eval")]
+    first = "/users/tvale/repos?per_page=100&type=owner&sort=full_name"
+    fake_github.json(first, page, {"Link": f'<{fake_github.api}{first}>; rel="next"'})
+    fake_github.repository(page[0], {"a.py": b"x = 1\n"})
+    api = github_api.GitHubAPI(client, api_url=fake_github.api)
+    report = github_api.crawl_user(api, "tvale", author="T")
     assert [d.title for d in report.documents] == ["tvale/tiny-eval"]
-    assert len(loopback.hits("/users/tvale/repos?page=2")) == 2
+    assert len(loopback.hits("/users/tvale/repos")) == 1
+
+
+def test_github_wrong_json_shapes_are_one_line(fake_github, client):
+    fake_github.json("/users/ghost/repos?per_page=100&type=owner&sort=full_name", {"message": "Not Found"})
+    fake_github.json("/repos/tvale/listy", [{"name": "listy"}])
+    fake_github.server.route("/repos/tvale/broken/tarball/main", Reply(body=b"<html>not a tarball</html>"))
+    fake_github.json("/repos/tvale/broken", repo_object("tvale/broken"))
+    api = github_api.GitHubAPI(client, api_url=fake_github.api)
+    report = github_api.crawl_user(api, "ghost", author="T")
+    assert report.failures == [("github user ghost", "GitHub answered with an object where a list of repositories was expected")]
+    with pytest.raises(FetchError, match="GitHub answered with a list where an object was expected"):
+        github_api.crawl_repository_url(api, "https://github.com/tvale/listy", author="T")
+    with pytest.raises(ExtractionError, match="not a readable tarball"):
+        github_api.crawl_repository_url(api, "https://github.com/tvale/broken", author="T")
+
+
+def test_github_objects_of_any_api_era(fake_github, client, loopback):
+    # Old objects: no full_name, owner as an object with login, master_branch instead of default_branch.
+    old = {"name": "legacy", "owner": {"login": "tvale"}, "master_branch": "master", "fork": False, "html_url": "https://github.com/tvale/legacy"}
+    bare = {"name": "bare", "owner": {"login": "tvale"}}  # no branch at all: GitHub's default is used
+    fake_github.json("/users/tvale/repos?per_page=100&type=owner&sort=full_name", [old, bare, {"unexpected": True}, "junk"])
+    fake_github.repository(old, {"a.py": b"a = 1\n"})
+    fake_github.repository(bare, {"b.py": b"b = 2\n"})
+    api = github_api.GitHubAPI(client, api_url=fake_github.api)
+    report = github_api.crawl_user(api, "tvale", author="T")
+    assert report.failures == []
+    assert sorted(d.title for d in report.documents) == ["tvale/bare", "tvale/legacy"]
+    assert {r.path for r in loopback.requests if "/tarball" in r.path} == {"/repos/tvale/legacy/tarball/master", "/repos/tvale/bare/tarball"}
 
 
 def test_next_link_parsing():
     header = '<https://api.github.com/user/repos?page=3>; rel="next", <https://api.github.com/user/repos?page=9>; rel="last"'
-    assert github.next_link(header) == "https://api.github.com/user/repos?page=3"
-    assert github.next_link('<https://x/?page=1>; rel="prev"') is None
-    assert github.next_link(None) is None
+    assert github_api.next_link(header) == "https://api.github.com/user/repos?page=3"
+    assert github_api.next_link('<https://x/?page=1>; rel="prev"') is None
+    assert github_api.next_link(None) is None
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        ('"@type":"NewsArticle"', '"@type":[{"x":1},"NewsArticle"]'),
+        ('"author":{"@type":"Person","name":"Tamsin Vale","url":"https:\\/\\/medium.com\\/@tamsinvale"}', '"author":[7, null, {"name": {"@value": "x"}}]'),
+        ('"headline":"The Boring Parts of RAG - Medium"', '"headline":["a","b"]'),
+        ('"publisher":{', '"publisher":[{'),
+        ('"firstPublishedAt":1685957400000', '"firstPublishedAt":1e300'),
+        ('"creator":{"__ref":"User:5a6b7c8d9e0f"}', '"creator":{"__ref":["User"]}'),
+        ('window.__APOLLO_STATE__ = {', 'window.__APOLLO_STATE__ = {{{'),
+        ('"Post:0f9e8d7c6b5a":{', '"Post:0f9e8d7c6b5a":['),
+    ],
+)
+def test_strange_metadata_never_crashes_extraction(mutation):
+    # Wrong JSON shapes in a page's JSON-LD or state lose that source of facts, nothing else.
+    from twin_core.crawlers import extract_page
+
+    html = (PAGES / "medium_2022.html").read_text()
+    assert mutation[0] in html
+    broken = html.replace(mutation[0], mutation[1], 1)
+    document = extract_page(broken, "http://127.0.0.1/x")
+    assert document.content.startswith("Retrieval fails quietly.") and document.title

@@ -1,9 +1,14 @@
 """The crawler HTTP client against a real loopback server that misbehaves on purpose."""
 
+import gzip
 import threading
+import time
+import tracemalloc
+import zlib
 
 import pytest
 
+from tests.fixtures.hostile import Hostile
 from tests.fixtures.loopback import Fault, Reply
 from twin_core.http_fetch import FetchError, HttpFetcher, URLRefused, detect_encoding
 from twin_core.object_store import LocalFolderStore
@@ -187,3 +192,91 @@ def test_per_host_concurrency_is_bounded(loopback):
 def test_non_http_urls_are_refused():
     with fast_client() as client, pytest.raises(FetchError, match="only http"):
         client.get("file:///etc/passwd")
+
+
+# -- hostile servers -------------------------------------------------------------------------------
+
+
+def _peak_while(call) -> tuple[int, BaseException | None]:
+    """Peak bytes Python allocated during ``call`` (zlib's output buffers are Python bytes)."""
+    tracemalloc.start()
+    try:
+        call()
+        error = None
+    except BaseException as caught:  # noqa: BLE001 - returned for the test to judge
+        error = caught
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak, error
+
+
+@pytest.mark.parametrize("declare_length", [True, False])
+def test_gzip_bomb_is_cut_while_inflating(loopback, declare_length):
+    url = loopback.route("/bomb", Hostile.gzip_bomb(256 * 2**20, declare_length=declare_length))
+    limit = 2 * 2**20
+    with fast_client(max_bytes=limit, max_retries=0, timeout_s=5, respect_robots=False) as client:
+        peak, error = _peak_while(lambda: client.get(url))
+    assert isinstance(error, FetchError)
+    assert f"decoded response exceeds the {limit}-byte limit" in str(error)
+    # The cap plus a few inflate steps, not one inflated raw chunk (64 KB of gzip is 64 MB).
+    assert peak < 4 * limit, f"peak {peak / 2**20:.0f} MB while inflating"
+
+
+def test_gzip_page_under_the_cap_still_decodes(loopback):
+    body = gzip.compress(PAGE.encode() * 50)
+    url = loopback.route("/gz", Reply(body=body, headers={"Content-Encoding": "gzip"}))
+    two_members = gzip.compress(b"<html><body><p>first ") + gzip.compress(b"second</p></body></html>")
+    url2 = loopback.route("/gz2", Reply(body=two_members, headers={"Content-Encoding": "gzip"}))
+    raw_deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    deflated = raw_deflate.compress(PAGE.encode()) + raw_deflate.flush()
+    url3 = loopback.route("/deflate", Reply(body=deflated, headers={"Content-Encoding": "deflate"}))
+    with fast_client(respect_robots=False) as client:
+        assert client.get(url).text == PAGE * 50
+        assert "first second" in client.get(url2).text
+        assert client.get(url3).text == PAGE
+
+
+def test_corrupt_gzip_is_one_line(loopback):
+    url = loopback.route("/bad", Reply(body=b"\x1f\x8bnot gzip at all", headers={"Content-Encoding": "gzip"}))
+    with fast_client(respect_robots=False) as client, pytest.raises(FetchError, match="not valid gzip"):
+        client.get(url)
+
+
+@pytest.mark.parametrize("handler", [Hostile.drip_body(0.1), Hostile.slow_headers(0.1)], ids=["drip-body", "slow-headers"])
+def test_deadline_stops_a_drip_fed_transfer(loopback, handler):
+    url = loopback.route("/drip", handler)
+    # Each read gets a byte well within the 1 s timeout: only the overall deadline can stop it.
+    with fast_client(timeout_s=1.0, max_retries=2, respect_robots=False) as client:
+        started = time.monotonic()
+        with client.within(1.5), pytest.raises(FetchError, match=r"longer than the 1.5s deadline"):
+            client.get(url)
+        elapsed = time.monotonic() - started
+    assert elapsed < 5, f"the transfer went on for {elapsed:.1f}s past a 1.5s deadline"
+    assert len(loopback.hits("/drip")) == 1  # a deadline is not retried
+
+
+def test_deadline_covers_retries_and_backoff(loopback):
+    url = loopback.route("/busy", Reply(503, "busy", {"Retry-After": "3"}))
+    with fast_client(max_retries=5, respect_robots=False, deadline_s=1.0) as client:
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="deadline"):
+            client.get(url)
+    assert time.monotonic() - started < 3
+    assert len(loopback.hits("/busy")) == 1
+
+
+def test_the_guards_checked_address_is_the_one_connected_to(loopback):
+    """Resolve once: a name the system cannot resolve still reaches the address the guard
+    judged, so a DNS answer that changes after the check (rebinding) is never used."""
+    loopback.route("/page", Reply(body=PAGE))
+    port = loopback.base.rsplit(":", 1)[1]
+    seen: list[str] = []
+
+    def guard(url: str) -> list[str]:
+        seen.append(url)
+        return ["127.0.0.1"]
+
+    with fast_client(url_guard=guard, respect_robots=False) as client:
+        result = client.get(f"http://rebinding.invalid:{port}/page")
+    assert "Hello" in result.text
+    assert loopback.hits("/page")[0].headers["host"] == f"rebinding.invalid:{port}"

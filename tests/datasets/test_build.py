@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from tests.datasets.documents import ARTICLE, POSTS, documents
 from twin_core.datasets.build import build_instruction_dataset, build_preference_dataset
 from twin_core.datasets.examples import Example
 from twin_core.datasets.filters import FilterSettings, apply_filters, is_boilerplate
-from twin_core.datasets.generators import OfflineGenerator, make_generator, parse_instructions
+from twin_core.datasets.generators import OfflineGenerator, parse_instructions
 from twin_core.datasets.schema import INSTRUCTION_SCHEMA, PREFERENCE_SCHEMA, validate
 from twin_core.datasets.split import split_by_document
 from twin_core.datasets.store import DatasetNotFound, DatasetStore
@@ -60,19 +56,25 @@ def test_filters_drop_short_boilerplate_and_duplicates_but_keep_siblings():
     assert not is_boilerplate(POSTS[2])
 
 
-def test_split_is_by_document_and_seeded():
-    examples = [_example(f"answer {i} " * 10, f"doc{i // 3}") for i in range(30)]
+def test_split_is_by_document_stable_under_new_documents_and_seeded():
+    examples = [_example(f"answer {i} " * 10, f"doc{i // 3}") for i in range(60)]
     split = split_by_document(examples, test_fraction=0.3, seed=7)
     train_docs = {e.document_id for e in split["train"]}
     test_docs = {e.document_id for e in split["test"]}
     assert train_docs and test_docs and not train_docs & test_docs
-    assert len(test_docs) == 3
+    assert 2 <= len(test_docs) <= 12  # about 30% of 20 documents
     # Input order does not matter; the seed does.
     assert {e.document_id for e in split_by_document(examples[::-1], 0.3, 7)["test"]} == test_docs
     assert any({e.document_id for e in split_by_document(examples, 0.3, s)["test"]} != test_docs for s in range(8, 12))
+    # A new version with more documents keeps every document on its side.
+    more = examples + [_example(f"new answer {i} " * 10, f"new{i}") for i in range(30)]
+    grown = split_by_document(more, test_fraction=0.3, seed=7)
+    assert {e.document_id for e in grown["test"]} & train_docs == set()
+    assert test_docs <= {e.document_id for e in grown["test"]}
     # Two documents: each side still gets one.
     two = split_by_document(examples[:6], test_fraction=0.1, seed=0)
     assert len({e.document_id for e in two["test"]}) == 1
+    assert len({e.document_id for e in two["train"]}) == 1
 
 
 def test_dataset_version_is_a_content_hash_and_rebuilds_are_idempotent(tmp_path):
@@ -129,6 +131,20 @@ def test_preference_pairs_use_the_base_models_answer():
     row = pairs.splits["train"][0]
     assert row["rejected"][0]["content"] == "generic reply 1"
     assert row["chosen"][0]["content"] in {Example.from_row(r).answer for r in built.rows}
+    # The prompt is the one the twin trains on: its system message first.
+    assert row["prompt"][0]["role"] == "system" and row["prompt"][-1]["role"] == "user"
+
+
+def test_chosen_answers_are_cut_to_the_rejected_answers_length():
+    built = build_instruction_dataset(documents(), OfflineGenerator(), test_fraction=0.2, seed=1)
+
+    def first_words(text: str) -> str:  # stands in for "the first N tokens of the base's tokenizer"
+        return " ".join(text.split()[:5])
+
+    pairs = build_preference_dataset(built.splits, lambda prompts: ["a short reply"] * len(prompts), fit_chosen=first_words)
+    assert pairs.rows
+    for row in pairs.rows:
+        assert len(row["chosen"][0]["content"].split()) <= 5
 
 
 def test_parse_instructions_accepts_common_reply_shapes():
@@ -138,39 +154,38 @@ def test_parse_instructions_accepts_common_reply_shapes():
     assert parse_instructions("[not json", 5) == []
 
 
-class _ChatServer(BaseHTTPRequestHandler):
-    prompts: list[str] = []
+def test_rows_take_the_served_prompt_shape_with_sources_from_other_training_documents():
+    from twin_core.datasets.context import ContextSettings
+    from twin_core.prompts import system_message
 
-    def log_message(self, *args):
-        pass
+    built = build_instruction_dataset(
+        documents(), OfflineGenerator(section_chars=200), test_fraction=0.3, seed=1,
+        context=ContextSettings(share=1.0, sources=2, excerpt_chars=120),
+    )
+    assert validate(INSTRUCTION_SCHEMA, built.rows) == []
+    by_url = {d.url: d for d in documents()}
+    train_docs = {r["document_id"] for r in built.splits["train"]}
+    with_sources = 0
+    for row in built.rows:
+        system, user, answer = row["messages"]
+        assert system == {"role": "system", "content": system_message("Ada Example", row["platform"])}
+        assert answer["role"] == "assistant"
+        urls = [line.split('url="')[1].split('"')[0] for line in user["content"].splitlines() if line.startswith("<source ")]
+        with_sources += bool(urls)
+        for url in urls:
+            source_doc = by_url[url].id
+            assert source_doc != row["document_id"]  # never the answer's own document
+            assert source_doc in train_docs  # never a held-out document
+        if urls:
+            assert user["content"].startswith("Sources:\n") and "\n\nRequest: " in user["content"]
+    assert with_sources >= len(built.rows) // 2
+    assert built.manifest["context"]["examples_with_sources"] == with_sources
 
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _ChatServer.prompts.append(body["messages"][0]["content"])
-        reply = json.dumps(["Share a lesson about shipping models.", "What keeps a model honest?"])
-        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
+def test_without_a_context_share_the_user_turn_is_the_bare_instruction():
+    from twin_core.datasets.context import ContextSettings
 
-def test_llm_generator_writes_k_instructions_per_extract_over_http():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        generator = make_generator("llm", base_url=f"http://127.0.0.1:{server.server_address[1]}",
-                                   pairs_per_extract=2, extract_chars=2000)
-        examples = generator.generate(documents()[:2])
-    finally:
-        server.shutdown()
-    assert len(examples) == 4
-    assert [e.answer for e in examples] == [POSTS[0], POSTS[0], POSTS[1], POSTS[1]]
-    assert examples[0].instruction == "Share a lesson about shipping models."
-    assert POSTS[0] in _ChatServer.prompts[0]
-    with pytest.raises(ValueError, match="base_url"):
-        make_generator("llm")
-    with pytest.raises(ValueError, match="unknown generator"):
-        make_generator("magic")
+    built = build_instruction_dataset(documents(), OfflineGenerator(section_chars=200), context=ContextSettings(share=0.0))
+    for row in built.rows:
+        assert row["messages"][0]["role"] == "system"
+        assert not row["messages"][1]["content"].startswith("Sources:")

@@ -5,9 +5,12 @@
 
 import dagster as dg
 import pytest
+import yaml
 
+from tests.fixtures.authors import materialize_author
 from twin_assets.collection.assets import raw_documents
 from twin_assets.features import defs as feature_defs
+from twin_core.authors import AuthorStore
 from twin_core.documents import Document
 from twin_core.features import ChunkStore
 from twin_core.object_store import LocalFolderStore
@@ -16,6 +19,7 @@ from twin_core.warehouse import CLEANED_PREFIX, DocumentWarehouse
 from twin_resources.embedder import EmbedderResource
 from twin_resources.milvus import MilvusResource
 from twin_resources.object_store import LocalObjectStoreResource
+from twin_resources.profiles import ProfilesResource
 
 ASSETS = [raw_documents, *feature_defs.assets]
 CHECKS = list(feature_defs.asset_checks)
@@ -32,7 +36,7 @@ def documents(article_body="Pipelines should be boring. " * 3):
             title="On pipelines", content=f"# Why\n\n{article_body}\n\n## How\n\nSmall steps, tested.",
         ),
         Document.create(
-            platform="github", category="repository", author="Ben", url="https://github.com/ben/tool",
+            platform="github", category="repository", author="Ana", url="https://github.com/ana/tool",
             title="tool", content="A tool.", files={"tool.py": "def run(x):\n    return  x * 2\n"},
         ),
     ]
@@ -40,7 +44,8 @@ def documents(article_body="Pipelines should be boring. " * 3):
 
 @pytest.fixture
 def setup(tmp_path, milvus_server, unique_collection):
-    store = LocalFolderStore(tmp_path / "store")
+    # Ana's partition: the feature assets read her slice of the store (documents/ana/...).
+    store = AuthorStore(LocalFolderStore(tmp_path / "store"), "ana")
     warehouse = DocumentWarehouse(store)
     for document in documents():
         warehouse.upsert(document)
@@ -48,6 +53,7 @@ def setup(tmp_path, milvus_server, unique_collection):
         "object_store": LocalObjectStoreResource(root=str(tmp_path / "store")),
         "embedder": EmbedderResource(),
         "milvus": MilvusResource(uri=milvus_server),
+        "profiles": _profiles(tmp_path, "Ana"),
     }
     instance = dg.DagsterInstance.ephemeral()
     yield store, warehouse, resources, instance
@@ -57,8 +63,14 @@ def setup(tmp_path, milvus_server, unique_collection):
     index.close()
 
 
+def _profiles(folder, *names: str) -> ProfilesResource:
+    path = folder / "twin.yaml"
+    path.write_text(yaml.safe_dump({"authors": [{"name": name} for name in names]}))
+    return ProfilesResource(path=str(path))
+
+
 def run(resources, instance):
-    result = dg.materialize([*ASSETS, *CHECKS], resources=resources, instance=instance)
+    result = materialize_author([*ASSETS, *CHECKS], resources=resources, instance=instance)
     assert result.success
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"chunks_are_well_formed": True, "collection_matches_chunks": True, "vectors_match_model": True}
@@ -89,7 +101,7 @@ def test_build_is_incremental_and_replaces_exactly_changed_chunks(setup, milvus_
     rows = collection_rows(milvus_server)
     assert set(rows) == {c.id for c in ChunkStore(store).chunks()}
     code = next(r for r in rows.values() if r["category"] == "repository" and r["text"].startswith("tool.py"))
-    assert code["text"] == "tool.py\n\ndef run(x):\n    return  x * 2" and code["author"] == "Ben"
+    assert code["text"] == "tool.py\n\ndef run(x):\n    return  x * 2" and code["author"] == "Ana"
 
     second = run(resources, instance)
     assert second["cleaned_documents"]["cleaned"] == 0
@@ -126,6 +138,7 @@ def test_collection_check_fails_when_the_collection_drifts(setup, milvus_server)
     some_id = sorted(index.ids())[0]
     index.delete_ids([some_id])
     index.close()
+    # The check alone (no partition: it checks every author in the profiles).
     result = dg.materialize(
         [*feature_defs.assets, *CHECKS], resources=resources, instance=instance,
         selection=dg.AssetSelection.checks(CHECKS[1]),

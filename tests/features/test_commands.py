@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
+from twin_cli.main import main
 from twin_core import milvus_server as lite_server
-from twin_core.cli import main
 from twin_core.vector_index import VectorIndex
 
 
 def twin(*args, env):
-    return subprocess.run([sys.executable, "-m", "twin_core.cli", *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-m", "twin_cli.main", *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_milvus_start_status_stop(tmp_path):

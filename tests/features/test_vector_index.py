@@ -33,7 +33,7 @@ def index(milvus_server, unique_collection):
 
 
 def test_collection_name_carries_model_and_dimension():
-    assert collection_name("all-MiniLM-L6-v2", 384) == "chunks_all_minilm_l6_v2_384"
+    assert collection_name("all-MiniLM-L6-v2", 384) == "chunks_v2_all_minilm_l6_v2_384"
 
 
 def test_build_filter_quotes_values():

@@ -12,17 +12,22 @@ import pytest
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 TERRAFORM = INFRA / "terraform"
 MODULES = TERRAFORM / "modules"
-ENVS = TERRAFORM / "envs"
+# The root modules: the state bucket (once per account) and one environment (every environment,
+# chosen by <env>.tfvars and <env>.s3.tfbackend).
+BOOTSTRAP = TERRAFORM / "bootstrap"
+ENVIRONMENT = TERRAFORM / "environment"
+ENVIRONMENTS = ("dev", "prod")
 
 
 def unquote(value: Any) -> Any:
-    """python-hcl2 keeps the quotes of string literals and block labels; drop them."""
+    """python-hcl2 keeps the quotes of string literals and block labels and adds bookkeeping
+    keys (``__is_block__``, ``__comments__``); drop them."""
     if isinstance(value, str):
         return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
     if isinstance(value, list):
         return [unquote(v) for v in value]
     if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items() if k != "__is_block__"}
+        return {unquote(k): unquote(v) for k, v in value.items() if not k.startswith("__")}
     return value
 
 
@@ -71,7 +76,7 @@ def load_root(path: Path) -> Root:
 
 
 MODULE_DIRS = sorted(p for p in MODULES.iterdir() if p.is_dir())
-ENV_DIRS = sorted(p for p in ENVS.iterdir() if p.is_dir())
+ENV_DIRS = [BOOTSTRAP, ENVIRONMENT]
 ROOT_DIRS = MODULE_DIRS + ENV_DIRS
 
 

@@ -46,9 +46,9 @@ def test_images_are_pinned_and_run_as_non_root():
 
 def test_images_run_the_project_entry_points():
     assert '"-m", "twin_assets.definitions"' in _dockerfile("user-code")
-    assert '".[prod]"' in _dockerfile("user-code")
+    assert '".[pipeline]"' in _dockerfile("user-code")
     assert 'CMD ["twin", "serve"' in _dockerfile("serving")
     training = _dockerfile("training")
-    assert 'ENTRYPOINT ["python", "-m", "twin_core.training.run"]' in training
+    assert 'ENTRYPOINT ["python", "-m", "twin_core.training"]' in training
     assert re.search(r"^FROM nvidia/cuda:\S+-devel-", training, re.M)
     assert "deepspeed" in (INFRA.parent / "pyproject.toml").read_text()

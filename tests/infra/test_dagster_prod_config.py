@@ -33,10 +33,14 @@ def instance_config(tmp_path, monkeypatch):
     return config
 
 
+def test_run_queue_and_pools_validate(instance_config):
+    """The run queue lives under ``concurrency`` (Dagster validates it with the instance)."""
+    assert instance_config["concurrency"]["runs"]["max_concurrent_runs"] >= 1
+
+
 @pytest.mark.parametrize(
     ("section", "expected_class"),
     [
-        ("run_coordinator", "QueuedRunCoordinator"),
         ("run_launcher", "K8sRunLauncher"),
         ("compute_logs", "S3ComputeLogManager"),
     ],
@@ -73,8 +77,9 @@ def test_missing_secret_env_var_is_an_error(tmp_path, monkeypatch):
 
 def test_gpu_training_runs_are_limited_and_secrets_are_env_vars():
     raw = yaml.safe_load(PROD_CONFIG.read_text())
-    limits = raw["run_coordinator"]["config"]["tag_concurrency_limits"]
+    limits = raw["concurrency"]["runs"]["tag_concurrency_limits"]
     assert {"key": "twin/compute", "value": "training", "limit": 1} in limits
+    assert raw["concurrency"]["pools"]["default_limit"] == 1  # one training / embedding step
     assert raw["storage"]["postgres"]["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
     launcher = raw["run_launcher"]["config"]
     assert (

@@ -23,18 +23,20 @@ def bound_socket() -> socket.socket:
 
 @contextlib.contextmanager
 def serve(
-    app, ready_path: str = "/health", timeout: float = 60.0, sock: socket.socket | None = None
+    app, ready_path: str = "/health", timeout: float = 60.0, sock: socket.socket | None = None,
+    proxy_headers: bool = True,
 ) -> Iterator[str]:
     """Run an ASGI app on a free 127.0.0.1 port (lifespan included); yield its base URL.
 
     ``sock``: a socket already bound (see ``bound_socket``) to serve on instead, so a test can
-    give out the address before anything listens there.
+    give out the address before anything listens there. ``proxy_headers=False``: uvicorn
+    believes no X-Forwarded-* header of its own, as ``twin serve`` runs it.
     """
     import uvicorn
 
     sock = sock or bound_socket()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", proxy_headers=proxy_headers))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -172,3 +174,15 @@ def tgi_url(tiny_model_dir):
 
     with serve(create_tgi_app(lambda: (str(tiny_model_dir), "base/test"), reload_interval_s=0)) as url:
         yield url
+
+
+@pytest.fixture
+def hub_http_allowed():
+    """HF_HUB_OFFLINE makes huggingface_hub refuse every URL, loopback included: give the
+    client a plain session for the duration of the test (nothing here leaves 127.0.0.1)."""
+    import requests
+    from huggingface_hub import configure_http_backend
+
+    configure_http_backend(backend_factory=requests.Session)
+    yield
+    configure_http_backend()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from twin_serving.settings import ServingSettings
+from twin_core.settings import Settings
 
 CHUNKS = [
     ("linkedin", "post", "https://www.linkedin.com/feed/update/1", "Shipping small models",
@@ -23,14 +23,14 @@ CHUNKS = [
 ]
 
 
-def chunk_rows(embedder, chunks=CHUNKS) -> list[dict]:
+def chunk_rows(embedder, chunks=CHUNKS, author: str = "Tamsin Vale") -> list[dict]:
     """Index rows for (platform, category, url, title, text) chunks, embedded for real."""
     vectors = embedder.encode_documents([c[4] for c in chunks])
     return [
         {
-            "id": hashlib.sha256(text.encode()).hexdigest()[:32],
-            "document_id": hashlib.sha256(url.encode()).hexdigest()[:32],
-            "author": "Tamsin Vale", "platform": platform, "category": category, "url": url,
+            "id": hashlib.sha256(f"{author}\n{text}".encode()).hexdigest()[:32],
+            "document_id": hashlib.sha256(f"{author}\n{url}".encode()).hexdigest()[:32],
+            "author": author, "platform": platform, "category": category, "url": url,
             "title": title, "position": 0, "text": text, "vector": vector,
         }
         for (platform, category, url, title, text), vector in zip(chunks, vectors, strict=True)
@@ -48,10 +48,10 @@ def fill_index(uri: str, collection: str, embedder, chunks=CHUNKS):
     return index
 
 
-def settings_for(tgi_url: str, milvus_uri: str = "", **extra) -> ServingSettings:
+def settings_for(tgi_url: str, milvus_uri: str = "", **extra) -> Settings:
     values = {
         "tgi_url": tgi_url, "milvus_uri": milvus_uri, "link_allowlist": ["127.0.0.1"],
         "per_query_k": 4, "top_k": 3, "query_variants": 3, "default_max_new_tokens": 8,
     }
     values.update(extra)
-    return ServingSettings(**values)
+    return Settings.of(**values)

@@ -12,8 +12,8 @@ import pytest
 
 from tests.serving.conftest import decode_spans, loopback_receiver, serve
 from tests.serving.stack import CHUNKS, settings_for
+from twin_core.settings import AlertRule
 from twin_serving.app import create_app
-from twin_serving.settings import AlertRule
 
 CORE_PROMPT = "Write a LinkedIn post about shipping small models in my voice, using my past content and these new links"
 
@@ -117,7 +117,7 @@ def test_openai_client(api_url):
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert streamed.strip() == completion.choices[0].message.content
     assert chunks[-1].choices[0].finish_reason in {"length", "stop"}
-    assert [m.id for m in client.models.list()] == ["llm-twin"]
+    assert [m.id for m in client.models.list()] == ["llm-twin", "twin/Tamsin Vale"]
 
 
 @pytest.mark.parametrize(
@@ -144,6 +144,27 @@ def test_bad_input_gets_a_precise_422(api_url, body, needle):
     assert needle in reply.json()["error"]
 
 
+def test_an_answer_longer_than_the_model_allows_is_capped_not_refused(api_url):
+    """Schema-valid input is answered: 1024 new tokens on a 1024-token model is a shorter answer
+    with a warning saying why, not a 422."""
+    reply = httpx.post(api_url + "/v1/generate", timeout=120,
+                       json={"prompt": "Write about clear logs", "max_new_tokens": 1024, "temperature": 0})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["warnings"] == ["The answer is limited to 512 tokens: the model takes 1024 tokens "
+                                "in all, the prompt included."]
+    # 200 at all: the model server took the capped limit (it refuses input + new > 1024).
+
+
+def test_schema_valid_oddities_are_answered(api_url):
+    """What JSON Schema allows and schemathesis sends: a lone surrogate in a string and a whole
+    number written as a float."""
+    body = '{"prompt": "Write about clear logs \\udc80", "max_new_tokens": 8.0, "temperature": 0}'
+    reply = httpx.post(api_url + "/v1/generate", content=body, timeout=60,
+                       headers={"content-type": "application/json"})
+    assert reply.status_code == 200, reply.text
+
+
 def test_health_ready_and_docs(api_url):
     assert httpx.get(api_url + "/health").json() == {"status": "ok"}
     ready = httpx.get(api_url + "/ready", timeout=30)
@@ -154,7 +175,7 @@ def test_health_ready_and_docs(api_url):
 
 
 def test_twin_ask_prints_the_answer_and_sources(api_url, capsys):
-    from twin_core.cli import main
+    from twin_cli.main import main
 
     assert main(["ask", "Write about feature stores", "--url", api_url, "--max-new-tokens", "4"]) == 0
     out = capsys.readouterr().out
@@ -182,7 +203,10 @@ def test_api_key_and_dependencies_down(tgi_url, embedder, tokenizer, tiny_model_
             for _ in range(2):
                 down = httpx.post(url + "/v1/generate", json=body, headers={"X-API-Key": "s3cret"}, timeout=30)
                 assert down.status_code == 503
-                assert down.json()["dependency"] == "tgi" and "not reachable" in down.json()["error"]
+                assert down.json()["dependency"] == "tgi"
+                assert down.json()["error"] == (f"The model server at {dead} is not running: start it "
+                                                "with `twin serve-model` (or set TGI_URL to a running "
+                                                "TGI or vLLM).")
             ready = httpx.get(url + "/ready", timeout=30)
             assert ready.status_code == 503
             assert not ready.json()["checks"]["tgi"]["ok"] and not ready.json()["checks"]["milvus"]["ok"]
@@ -194,6 +218,7 @@ def test_api_key_and_dependencies_down(tgi_url, embedder, tokenizer, tiny_model_
     with serve(app) as url:
         down = httpx.post(url + "/v1/generate", json={"prompt": "Write about logs"}, timeout=60)
         assert down.status_code == 503 and down.json()["dependency"] == "milvus"
+        assert "is not answering: start it with `twin milvus start`" in down.json()["error"]
 
 
 def test_every_step_is_traced(tgi_url, milvus_server, embedder, chunk_index, tokenizer):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from twin_core.cli import main
+from twin_cli.main import main
 from twin_serving.processes import ServerStartError, start_model_server, stop_server
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from twin_core.chunking import Hit
 from twin_serving.rag import expansion, self_query
 from twin_serving.rag.prompt import SourceText, build_prompt, escape_data, truncate_to_tokens
 from twin_serving.rag.rerank import mmr_order
-from twin_serving.rag.retrieval import Hit, merge_hits, to_hit
+from twin_serving.rag.retrieval import merge_hits
 
 AUTHORS = ["Tamsin Vale", "Ada"]
 
@@ -54,12 +55,17 @@ def test_rule_based_expansion_keeps_the_query_first_and_distinct():
 
 
 def test_merge_keeps_best_score_per_chunk():
-    a1, a2 = Hit("a", "x", 0.5), Hit("a", "x", 0.9)
-    b = Hit("b", "y", 0.7)
+    a1, a2 = _hit("a", "x", 0.5), _hit("a", "x", 0.9, vector=(1.0, 0.0))
+    b = _hit("b", "y", 0.7)
     merged = merge_hits([[a1, b], [a2]])
     assert [(h.id, h.score) for h in merged] == [("a", 0.9), ("b", 0.7)]
-    raw = {"id": 3, "distance": 0.8, "entity": {"text": "t", "url": "u", "position": 2}}
-    assert to_hit(raw) == Hit("3", "t", 0.8, url="u", position=2)
+    assert merged[0].vector == (1.0, 0.0)
+
+
+def _hit(id: str, text: str, score: float, **extra) -> Hit:
+    fields = {"document_id": "d", "author": "A", "platform": "medium", "category": "article",
+              "url": "u", "title": "t", "position": 0, **extra}
+    return Hit(id=id, text=text, score=score, **fields)
 
 
 def test_mmr_prefers_diverse_hits():

@@ -67,18 +67,6 @@ def test_validation_errors_are_tgi_shaped(tgi_url):
     assert reply.json()["error_type"] == "validation"
 
 
-@pytest.fixture
-def hub_http_allowed():
-    """HF_HUB_OFFLINE makes huggingface_hub refuse every URL, loopback included: give the
-    client a plain session for the duration of the test (nothing here leaves 127.0.0.1)."""
-    import requests
-    from huggingface_hub import configure_http_backend
-
-    configure_http_backend(backend_factory=requests.Session)
-    yield
-    configure_http_backend()
-
-
 def test_huggingface_inference_client(tgi_url, hub_http_allowed):
     from huggingface_hub import InferenceClient
 
@@ -115,3 +103,48 @@ def test_reloads_when_the_served_version_changes(tiny_model_dir, tmp_path):
             time.sleep(0.1)
         info = httpx.get(url + "/info").json()
         assert info["model_version"] == "twin/v2" and info["model_path"] == str(copy)
+
+
+def test_openai_client_chat_and_stream(tgi_url):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=tgi_url + "/v1", api_key="unused", max_retries=0)
+    [model] = client.models.list().data
+    assert model.id.endswith("@base/test")
+    chat = client.chat.completions.create(model=model.id, messages=[{"role": "user", "content": "Hello"}],
+                                          max_tokens=5, temperature=0)
+    assert chat.choices[0].message.role == "assistant" and chat.usage.completion_tokens <= 5
+    pieces = list(client.chat.completions.create(
+        model=model.id, messages=[{"role": "user", "content": "Hello"}], max_tokens=5, temperature=0,
+        stream=True))
+    assert pieces[-1].choices[0].finish_reason in {"stop", "length"}
+    assert "".join(p.choices[0].delta.content or "" for p in pieces) == chat.choices[0].message.content
+
+
+def test_sampling_parameters_are_validated_like_tgi(tgi_url):
+    # Too cold to sample (torch would see inf probabilities): greedy, not a 500.
+    cold = httpx.post(tgi_url + "/generate", json={
+        "inputs": "Clear logs", "parameters": {"max_new_tokens": 4, "temperature": 1e-38, "do_sample": True}})
+    greedy = httpx.post(tgi_url + "/generate", json={"inputs": "Clear logs", "parameters": {"max_new_tokens": 4}})
+    assert cold.status_code == 200 and cold.json() == greedy.json()
+    chat = httpx.post(tgi_url + "/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3, "temperature": 6.8e-147})
+    assert chat.status_code == 200, chat.text
+    for parameters in ({"temperature": 0}, {"temperature": 1e9}, {"top_p": 1.5}, {"top_k": 0},
+                       {"repetition_penalty": -1}, {"typical_p": 1}):
+        reply = httpx.post(tgi_url + "/generate", json={"inputs": "hi", "parameters": parameters})
+        assert reply.status_code == 422, parameters
+        assert reply.json()["error_type"] == "validation" and reply.json()["error"], parameters
+    for bad in ({"messages": [{"role": "user", "content": "Hi"}], "top_p": 0},
+                {"messages": [{"role": "user", "content": "Hi"}], "temperature": -1}):
+        reply = httpx.post(tgi_url + "/v1/chat/completions", json=bad)
+        assert reply.status_code == 422 and reply.json()["error_type"] == "validation"
+
+
+def test_every_error_is_tgi_shaped_json(tgi_url):
+    missing = httpx.get(tgi_url + "/nowhere")
+    assert missing.status_code == 404 and set(missing.json()) == {"error", "error_type"}
+    wrong_method = httpx.get(tgi_url + "/generate")
+    assert wrong_method.status_code == 405 and set(wrong_method.json()) == {"error", "error_type"}
+    not_json = httpx.post(tgi_url + "/generate", content=b"{", headers={"Content-Type": "application/json"})
+    assert not_json.status_code == 422 and not_json.json()["error_type"] == "validation"

@@ -9,8 +9,8 @@ import time
 import uuid
 
 from tests.serving.conftest import decode_spans, loopback_receiver
+from twin_core.settings import AlertRule, ServingSettings
 from twin_serving.monitoring import Monitor, RequestRecord, evaluate, percentile
-from twin_serving.settings import AlertRule, ServingSettings
 from twin_serving.tracing import RequestTrace, build_langfuse, close_langfuse
 
 

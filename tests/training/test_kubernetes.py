@@ -22,7 +22,9 @@ import dagster as dg
 import pytest
 import yaml
 
+from tests.fixtures.authors import materialize_author
 from tests.training.kube_api import JOB_NAME_LABEL, FakeKubeAPI
+from twin_core.authors import AuthorStore
 from twin_core.datasets.store import INSTRUCTION_DATASET, DatasetStore
 from twin_core.kube import KubernetesError
 from twin_core.object_store import LocalFolderStore
@@ -39,8 +41,17 @@ from twin_core.training.kubernetes import (
     pod_summary,
 )
 from twin_core.training.launch import TrainingFailed
-from twin_core.training.pipeline import CANDIDATE, register_twin, train_twin
-from twin_core.training.remote import REMOTE_KIND, RemoteTraining, open_store, store_spec
+from twin_core.training.pipeline import CANDIDATE, evaluate_remotely, train_twin
+from twin_core.training.remote import (
+    REMOTE_EVALUATION_KIND,
+    REMOTE_KIND,
+    RemoteBaseModel,
+    RemoteEvaluation,
+    RemoteTraining,
+    open_store,
+    store_spec,
+)
+from twin_core.training.staging import register_twin
 from twin_resources.object_store import LocalObjectStoreResource
 from twin_resources.trainer import TrainerLauncherResource
 
@@ -56,7 +67,8 @@ TEMPLATE: dict[str, Any] = {
     "metadata": {"generateName": "twin-training-", "namespace": NAMESPACE,
                  "labels": {"app.kubernetes.io/name": "twin-training"}},
     "spec": {
-        "backoffLimit": 0,
+        "backoffLimit": 2,
+        "podFailurePolicy": {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]},
         "activeDeadlineSeconds": 43200,
         "template": {
             "metadata": {"labels": {"app.kubernetes.io/name": "twin-training"}},
@@ -65,7 +77,7 @@ TEMPLATE: dict[str, Any] = {
                 "containers": [{
                     "name": "train",
                     "image": "llm-twin/training:1",
-                    "command": ["torchrun", "--nproc-per-node", "1", "-m", "twin_core.training.run"],
+                    "command": ["torchrun", "--nproc-per-node", "1", "-m", "twin_core.training"],
                     "args": [],
                     "env": [{"name": "TWIN_TRAINER_WORK_DIR", "value": "/scratch/work"}],
                     "resources": {"limits": {"nvidia.com/gpu": "1"}},
@@ -74,6 +86,8 @@ TEMPLATE: dict[str, Any] = {
         },
     },
 }
+
+AUTHOR = "ann"  # the author whose twin these tests train
 
 
 # -- pure functions ---------------------------------------------------------------------------
@@ -87,7 +101,8 @@ def test_build_job_appends_the_run_config_to_the_train_container():
     for labels in (job["metadata"]["labels"], job["spec"]["template"]["metadata"]["labels"]):
         assert labels == {"app.kubernetes.io/name": "twin-training", "dagster/run-id": "r1"}
     assert TEMPLATE["spec"]["template"]["spec"]["containers"][0]["args"] == []  # template untouched
-    assert job["spec"]["backoffLimit"] == 0 and job["spec"]["activeDeadlineSeconds"] == 43200
+    assert job["spec"]["backoffLimit"] == 2 and job["spec"]["activeDeadlineSeconds"] == 43200
+    assert job["spec"]["podFailurePolicy"] == TEMPLATE["spec"]["podFailurePolicy"]
 
 
 def test_build_job_refuses_templates_it_cannot_complete():
@@ -129,6 +144,21 @@ def test_remote_run_round_trips_and_rejects_unknown_settings(tmp_path):
     assert open_store(data["store"]).root == LocalFolderStore(tmp_path).root
     with pytest.raises(ValueError, match="unknown remote training settings"):
         RemoteTraining.from_dict({**data, "surprise": 1})
+    evaluation = RemoteEvaluation(store=spec.store, version="v3", embedding_model="m", embedding_backend="torch",
+                                  max_new_tokens=8, style_examples=2, style_tolerance=0.0, distractors=["x"])
+    data = json.loads(evaluation.to_json())
+    assert data["kind"] == REMOTE_EVALUATION_KIND and RemoteEvaluation.from_dict(data) == evaluation
+    with pytest.raises(ValueError, match="not a remote evaluation"):
+        RemoteEvaluation.from_dict(json.loads(spec.to_json()))
+
+
+def test_an_evaluation_job_that_writes_no_summary_is_an_error(kube, tmp_path):
+    store = _store_with_inputs(tmp_path)
+    kube.kubelet = _pod_that_registers(tmp_path)
+    train_twin(store, RECIPE, tmp_path / "work", launcher="kubernetes", job_launcher=_launcher(kube))
+    kube.kubelet = lambda job, cancelled: (0, "done\n")
+    with pytest.raises(TrainingFailed, match="wrote no summary for twin v1"):
+        evaluate_remotely(store, _launcher(kube), embedding_model="m", embedding_backend="torch")
 
 
 def test_names_match_the_terraform_modules():
@@ -137,14 +167,13 @@ def test_names_match_the_terraform_modules():
     assert re.search(rf'kubernetes_config_map_v1" "job_template".*?name\s+= "{JOB_TEMPLATE_CONFIG_MAP}"', training, re.S)
     assert f'"{JOB_TEMPLATE_KEY}" = yamlencode(local.job_template)' in training
     assert re.search(rf'name\s+= "{TRAIN_CONTAINER}"\s+image\s+= var.image', training)
-    assert re.search(r'"-m", "twin_core.training.run"\]\s+#.*\n\s+args\s+= \[\]', training)
+    assert re.search(r'"-m", "twin_core.training"\]\s+#.*\n\s+args\s+= \[\]', training)
     assert '{ name = "TWIN_TRAINER_WORK_DIR", value = "/scratch/work" }' in training
-    for env in ("dev", "prod"):
-        main = (ROOT / f"infra/terraform/envs/{env}/main.tf").read_text()
-        for variable in ("TWIN_TRAINING_NAMESPACE", "TWIN_TRAINER_LAUNCHER", "TWIN_TRAINER_NPROC",
-                         "TWIN_TRAINER_DEEPSPEED", "TWIN_TRAINER_WORK_DIR"):
-            assert re.search(rf"^\s+{variable}\s+=", main, re.M), (env, variable)
-        assert re.search(r'TWIN_TRAINER_LAUNCHER\s+= "kubernetes"', main)
+    main = (ROOT / "infra/terraform/environment/main.tf").read_text()
+    for variable in ("TWIN_TRAINING_NAMESPACE", "TWIN_TRAINER_LAUNCHER", "TWIN_TRAINER_NPROC",
+                     "TWIN_TRAINER_DEEPSPEED", "TWIN_TRAINER_WORK_DIR"):
+        assert re.search(rf"^\s+{variable}\s+=", main, re.M), variable
+    assert re.search(r'TWIN_TRAINER_LAUNCHER\s+= "kubernetes"', main)
 
 
 # -- the real client against the loopback API -------------------------------------------------
@@ -271,8 +300,9 @@ def _model_folder(path: Path) -> Path:
     return path
 
 
-def _store_with_inputs(tmp_path: Path, base_dir: Path | None = None, rows: int = 4) -> LocalFolderStore:
-    store = LocalFolderStore(tmp_path / "store")
+def _store_with_inputs(tmp_path: Path, base_dir: Path | None = None, rows: int = 4) -> AuthorStore:
+    """The shared base and author Ann's instruction dataset; Ann's view of the store."""
+    store = AuthorStore(LocalFolderStore(tmp_path / "store"), AUTHOR)
     base = ModelRegistry(store, BASE_MODEL)
     base.register(base_dir or _model_folder(tmp_path / "base"), {"source": "tiny"}, version="b1")
     base.set_alias(LATEST, "b1")
@@ -336,8 +366,8 @@ def test_twin_model_asset_uses_the_kubernetes_launcher_from_its_resource(kube, t
     kube.kubelet = _pod_that_registers(tmp_path)
     trainer = TrainerLauncherResource(launcher="kubernetes", namespace=NAMESPACE, kube_api_url=kube.url,
                                       poll_interval_s=0.02, work_dir=str(tmp_path / "work"))
-    result = dg.materialize(
-        [twin_model], instance=dg.DagsterInstance.ephemeral(),
+    result = materialize_author(
+        [twin_model], author=AUTHOR,
         resources={"object_store": LocalObjectStoreResource(root=str(tmp_path / "store")), "trainer": trainer},
         run_config={"ops": {"twin_model": {"config": RECIPE}}},
     )
@@ -345,6 +375,79 @@ def test_twin_model_asset_uses_the_kubernetes_launcher_from_its_resource(kube, t
     assert metadata["version"].value == "v1"
     assert metadata["training_job"].value == "/".join(next(iter(kube.jobs)))
     assert kube.requests("POST")[0].body["metadata"]["labels"]["dagster/run-id"] == result.run_id
+
+
+def test_base_model_asset_registers_the_base_in_a_job_once(kube, tmp_path, tiny_model_dir):
+    """With the Kubernetes launcher the download runs in the Job (here a kubelet that runs the
+    Job's entry point in this process, on a local folder as the source); the run pod only finds
+    the version it registered. A second materialization starts no Job."""
+    from twin_assets.training.assets import base_model
+    from twin_core.training.__main__ import main as job_entry_point
+
+    def kubelet(job, cancelled):
+        config = _config_arg(job)
+        assert RemoteBaseModel.from_dict(json.loads(config)).source == str(tiny_model_dir)
+        job_entry_point(["--config", config])
+        return 0, "registered\n"
+
+    kube.kubelet = kubelet
+    trainer = TrainerLauncherResource(launcher="kubernetes", namespace=NAMESPACE, kube_api_url=kube.url,
+                                      poll_interval_s=0.02, work_dir=str(tmp_path / "work"),
+                                      base_model=str(tiny_model_dir))
+    resources = {"object_store": LocalObjectStoreResource(root=str(tmp_path / "store")), "trainer": trainer}
+    for _ in range(2):
+        result = dg.materialize([base_model], instance=dg.DagsterInstance.ephemeral(), resources=resources)
+        metadata = result.asset_materializations_for_node("base_model")[0].metadata
+        assert metadata["provenance"].value == {"folder": str(tiny_model_dir.resolve())}
+    assert len(kube.requests("POST")) == 1  # the second run found the registered version
+    store = LocalFolderStore(tmp_path / "store")
+    assert ModelRegistry(store, BASE_MODEL).card("latest")["source"] == str(tiny_model_dir)
+    assert not (tmp_path / "work").exists()  # nothing downloaded on the Dagster side
+
+
+def test_preference_pairs_are_written_by_a_job(kube, tmp_path, tiny_model_dir):
+    """The base model's rejected answers are generated in the Job (its entry point, run by the
+    kubelet in this process); the asset reads back what it wrote."""
+    import traceback
+
+    from twin_assets.datasets.assets import preference_dataset
+    from twin_core.datasets.store import PREFERENCE_DATASET
+    from twin_core.training.__main__ import main as job_entry_point
+
+    store = _store_with_inputs(tmp_path, base_dir=tiny_model_dir)
+    # Rows as the instruction dataset builder writes them.
+    rows = {split: [{"id": f"{split}{i}", "split": split, "document_id": f"d-{split}{i}", "document_hash": f"h{i}",
+                     "platform": "linkedin", "category": "post", "task": "write",
+                     "messages": [{"role": "user", "content": f"Write a post about release {i}."},
+                                  {"role": "assistant", "content": f"Good tests save every release, number {i}."}]}
+                    for i in range(n)] for split, n in (("train", 4), ("test", 2))}
+    DatasetStore(store).write(INSTRUCTION_DATASET, rows, {})
+    kinds = []
+
+    def kubelet(job, cancelled):
+        config = _config_arg(job)
+        kinds.append(json.loads(config)["kind"])
+        try:
+            job_entry_point(["--config", config])
+        except Exception:
+            return 1, traceback.format_exc()
+        return 0, "written\n"
+
+    kube.kubelet = kubelet
+    trainer = TrainerLauncherResource(launcher="kubernetes", namespace=NAMESPACE, kube_api_url=kube.url,
+                                      poll_interval_s=0.02, job_timeout_s=120, work_dir=str(tmp_path / "work"))
+    result = materialize_author(
+        [preference_dataset], author=AUTHOR,
+        resources={"object_store": LocalObjectStoreResource(root=str(tmp_path / "store")), "trainer": trainer},
+        run_config={"ops": {"preference_dataset": {"config": {"max_pairs_per_split": 2, "max_new_tokens": 8}}}},
+    )
+    metadata = result.asset_materializations_for_node("preference_dataset")[0].metadata
+    assert kinds == ["twin/remote-preference-pairs"]
+    assert metadata["train_pairs"].value == metadata["test_pairs"].value == 2
+    assert metadata["base_model_version"].value == "b1"
+    manifest = DatasetStore(store).manifest(PREFERENCE_DATASET)
+    assert manifest["rejected_by"] == {"name": BASE_MODEL, "version": "b1"}
+    assert not (tmp_path / "work").exists()  # nothing generated on the Dagster side
 
 
 def test_unknown_launcher_is_refused():
@@ -381,5 +484,13 @@ def test_the_job_command_trains_and_registers_from_inside_the_pod(kube, tmp_path
     assert outcome.version == "v1" and card["launcher"] == {"launcher": "kubernetes", "nproc": 1, "deepspeed": None, "world_size": 1}
     assert len(card["training"]["sft"]["loss_curve"]) == 2
     assert store.exists(f"models/{TWIN_MODEL}/v1/model/config.json") and store.exists(f"models/{TWIN_MODEL}/v1/adapter/adapter_config.json")
-    assert any("registered twin version v1" in line for line in lines)
+    assert any("registered twin version v1" in line for line in lines), "\n".join(lines[-12:])
     assert [p.name for p in (scratch).glob("run-*/train_config.json")] == ["train_config.json"]
+
+    # The evaluation runs in a Job too (generation is GPU work); this side reads its summary.
+    summary = evaluate_remotely(store, _launcher(kube, timeout_s=300, poll_interval_s=0.2, log_tail_lines=20),
+                                embedding_model="all-MiniLM-L6-v2", embedding_backend="torch", max_new_tokens=4,
+                                style_examples=1, log=lines.append)
+    assert summary["version"] == "v1" and set(summary["results"]) == {"twin", "base"}
+    assert twin.card("v1")["metrics"]["bits_per_byte"] == summary["results"]["twin"]["bits_per_byte"] > 0
+    assert any("evaluated twin version v1" in line for line in lines), "\n".join(lines[-12:])

@@ -15,7 +15,9 @@ from twin_core.registry import (
     ModelNotFound,
     ModelRegistry,
     folder_hash,
+    production_twins,
     resolve_served_model,
+    twin_registry,
 )
 
 
@@ -28,7 +30,7 @@ def _round_trip(store, model_dir, tmp_path):
     assert base.card(base_version)["source"] == "tiny"
     base.set_alias(LATEST, base_version)
 
-    twin = ModelRegistry(store, TWIN_MODEL)
+    twin = twin_registry(store, "ann")  # models/twin/ann/
     v1 = twin.register(model_dir, {"dataset_version": "d1", "fingerprint": "f1"}, adapter_dir=model_dir)
     v2 = twin.register(model_dir, {"dataset_version": "d2", "fingerprint": "f2"})
     assert (v1, v2) == ("v1", "v2")
@@ -50,7 +52,7 @@ def _round_trip(store, model_dir, tmp_path):
     assert twin.aliases() == {PRODUCTION: "v2"}
     assert twin.card(PRODUCTION)["dataset_version"] == "d2"
     path, served = resolve_served_model(store, tmp_path / "cache")
-    assert served == "twin/v2"
+    assert served == "twin/ann/v2"  # the one author's production twin
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -61,6 +63,14 @@ def _round_trip(store, model_dir, tmp_path):
 
     # Cached: a second call reuses the folder.
     assert twin.materialize_version(PRODUCTION, tmp_path / "cache") == path
+
+    # A second author's twin in production: no single twin to serve merged, the base serves
+    # (with the twins as adapters on it).
+    ben = twin_registry(store, "ben")
+    ben.set_alias(PRODUCTION, ben.register(model_dir, {}))
+    assert production_twins(store) == {"ann": "v2", "ben": "v1"}
+    assert resolve_served_model(store, tmp_path / "cache")[1] == f"{BASE_MODEL}/{base_version}"
+    assert ben.materialize_version("v1", tmp_path / "cache") != twin.materialize_version("v1", tmp_path / "cache")
 
 
 def test_registry_round_trip_on_local_folder(tmp_path, tiny_model_dir):

@@ -8,9 +8,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
+from tests.fixtures.authors import materialize_author
 from tests.training.kube_api import FakeKubeAPI
 from twin_core.kube import (
     MODEL_VERSION_ANNOTATION,
@@ -19,7 +19,7 @@ from twin_core.kube import (
     split_name,
 )
 from twin_core.object_store import LocalFolderStore
-from twin_core.registry import PRODUCTION, TWIN_MODEL, ModelRegistry
+from twin_core.registry import PRODUCTION, twin_registry
 from twin_core.training.pipeline import CANDIDATE
 from twin_resources.deployment import (
     KubernetesModelDeploymentResource,
@@ -58,16 +58,15 @@ def test_model_version_patch_touches_one_pod_template_annotation():
 def test_names_match_the_terraform_modules():
     serving = (ROOT / "infra/terraform/modules/serving/main.tf").read_text()
     assert f'annotations = {{ "{MODEL_VERSION_ANNOTATION}" = "production" }}' in serving
-    for env in ("dev", "prod"):
-        main = (ROOT / f"infra/terraform/envs/{env}/main.tf").read_text()
-        assert re.search(r'^\s+TWIN_TGI_DEPLOYMENT\s+= "\$\{local.namespaces.serving\}/tgi"', main, re.M), env
+    main = (ROOT / "infra/terraform/environment/main.tf").read_text()
+    assert re.search(r'^\s+TWIN_TGI_DEPLOYMENT\s+= "\$\{local.namespaces.serving\}/engine"', main, re.M)
 
 
 def test_both_resource_sets_offer_the_same_resources():
+    from twin_core.settings import Settings
     from twin_resources.sets import local_resources, prod_resources
-    from twin_resources.settings import TwinSettings
 
-    local, prod = local_resources(TwinSettings()), prod_resources(TwinSettings())
+    local, prod = local_resources(Settings()), prod_resources(Settings())
     assert set(local) == set(prod)
     assert isinstance(local["deployment"], LocalModelDeploymentResource)
     assert isinstance(prod["deployment"], KubernetesModelDeploymentResource)
@@ -100,7 +99,7 @@ def test_roll_errors_name_the_deployment(kube):
 
 def _evaluated_candidate(tmp_path: Path) -> LocalFolderStore:
     store = LocalFolderStore(tmp_path / "store")
-    twin = ModelRegistry(store, TWIN_MODEL)
+    twin = twin_registry(store, "ann")
     version = twin.register(_model_folder(tmp_path / "m"), {"metrics": {"perplexity": 3.0, "style_similarity": 0.5}})
     twin.update_card(version, evaluation={"promotion": {"passed": True, "reasons": []}})
     twin.set_alias(CANDIDATE, version)
@@ -114,17 +113,17 @@ def test_production_model_rolls_tgi_after_moving_the_alias(kube, tmp_path):
     kube.add_deployment("twin-serving", "tgi", {MODEL_VERSION_ANNOTATION: "production"})
     resources = {"object_store": LocalObjectStoreResource(root=str(tmp_path / "store")),
                  "deployment": KubernetesModelDeploymentResource(deployment="twin-serving/tgi", kube_api_url=kube.url)}
-    result = dg.materialize([production_model], resources=resources, instance=dg.DagsterInstance.ephemeral())
+    result = materialize_author([production_model], resources=resources, author="ann")
 
-    assert ModelRegistry(store, TWIN_MODEL).get_alias(PRODUCTION) == "v1"
-    assert kube.deployments[("twin-serving", "tgi")]["spec"]["template"]["metadata"]["annotations"][MODEL_VERSION_ANNOTATION] == "v1"
+    assert twin_registry(store, "ann").get_alias(PRODUCTION) == "v1"
+    assert kube.deployments[("twin-serving", "tgi")]["spec"]["template"]["metadata"]["annotations"][MODEL_VERSION_ANNOTATION] == "ann/v1"
     rollout = result.asset_materializations_for_node("production_model")[0].metadata["rollout"].value
     assert rollout["target"] == "kubernetes" and rollout["generation"] == 2
 
     kube.forbidden.add("/apis/apps/v1/namespaces/twin-serving/deployments/tgi")
-    failed = dg.materialize([production_model], resources=resources, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    failed = materialize_author([production_model], resources=resources, author="ann", raise_on_error=False)
     assert not failed.success
-    assert "cannot roll deployment twin-serving/tgi to v1: 403 Forbidden" in str(failed.failure_data_for_node("production_model").error)
+    assert "cannot roll deployment twin-serving/tgi to ann/v1: 403 Forbidden" in str(failed.failure_data_for_node("production_model").error)
 
 
 def test_local_deployment_does_nothing_but_say_so():

@@ -27,6 +27,13 @@ def sft_dataset_dir(tmp_path_factory) -> Path:
                 {"role": "assistant", "content": sentence},
             ]
             handle.write(json.dumps({"messages": messages, "id": sentence}) + "\n")
+    with open(folder / "test.jsonl", "w") as handle:
+        for sentence in tiny_corpus()[16:20]:
+            messages = [
+                {"role": "user", "content": f"Write a post about {sentence.split()[1]}."},
+                {"role": "assistant", "content": sentence},
+            ]
+            handle.write(json.dumps({"messages": messages, "id": sentence}) + "\n")
     return folder
 
 
@@ -44,6 +51,9 @@ def _assert_trained(result: dict, tiny_model_dir: Path) -> None:
     curve = result["sft"]["loss_curve"]
     assert len(curve) == 4
     assert curve[-1][1] < curve[0][1], curve
+    # The test split was evaluated at the end of SFT.
+    assert result["sft"]["eval_loss_curve"][-1][0] == 4 and 0 < result["sft"]["eval_loss"] < 20
+    assert result["peak_gpu_memory_gb"] is None  # on CPU; a GPU run reports its peak (GiB)
     merged = Path(result["merged_dir"])
     before, after = load_file(tiny_model_dir / "model.safetensors"), load_file(merged / "model.safetensors")
     assert set(after) == set(before)  # merged: plain Llama weights, no LoRA leftovers
@@ -85,6 +95,8 @@ def test_plain_lora_sft_in_process_then_dpo(tiny_model_dir, sft_dataset_dir, tmp
 def test_deepspeed_single_process(stage, tiny_model_dir, sft_dataset_dir, tmp_path):
     result = launch(_config(tiny_model_dir, sft_dataset_dir, tmp_path / stage, deepspeed=stage), "python")
     assert result["world_size"] == 1 and result["deepspeed"] == stage
+    # ZeRO-3 shards the weights as they load; ZeRO-2 keeps whole weights on every rank.
+    assert result["sft"]["partitioned_at_load"] is (stage == "zero3")
     _assert_trained(result, tiny_model_dir)
 
 
@@ -94,6 +106,17 @@ def test_torchrun_two_processes_with_zero2(tiny_model_dir, sft_dataset_dir, tmp_
     result = launch(config, "torchrun", nproc=2)
     assert result["world_size"] == 2
     _assert_trained(result, tiny_model_dir)
+
+
+def test_eval_steps_give_an_eval_loss_curve_and_missing_trackers_are_refused(tiny_model_dir, sft_dataset_dir, tmp_path):
+    from twin_core.training.run import train
+
+    result = train(_config(tiny_model_dir, sft_dataset_dir, tmp_path / "eval", eval_steps=2))
+    steps = [step for step, _ in result["sft"]["eval_loss_curve"]]
+    assert steps == [2, 4]
+    assert result["sft"]["eval_loss"] == result["sft"]["eval_loss_curve"][-1][1]
+    with pytest.raises(ValueError, match="report_to names mlflow, which is not installed here: pip install mlflow"):
+        train(_config(tiny_model_dir, sft_dataset_dir, tmp_path / "tracked", report_to=["mlflow"]))
 
 
 def test_failed_run_reports_its_log(tiny_model_dir, tmp_path):

@@ -13,8 +13,7 @@ from fastapi import FastAPI
 
 from tests.serving.conftest import serve
 from tests.serving.stack import fill_index
-from twin_serving.settings import ServingSettings
-from twin_serving.web.settings import WebSettings, get_web_settings
+from twin_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,20 +33,18 @@ def profile_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def web_app(settings: WebSettings, serving: ServingSettings | None = None, **parts) -> FastAPI:
+def web_app(settings: Settings, **parts) -> FastAPI:
     """The product's API app (the page included), pointed at the given settings."""
     from twin_serving.app import create_app
 
-    app = create_app(serving or ServingSettings(), **{"authors": [], **parts})
-    app.dependency_overrides[get_web_settings] = lambda: settings
-    return app
+    return create_app(settings, **{"authors": [], **parts})
 
 
 @pytest.fixture
 def serve_web() -> Callable[..., contextmanager]:
     @contextmanager
-    def start(settings: WebSettings, serving: ServingSettings | None = None, **parts) -> Iterator[str]:
-        with serve(web_app(settings, serving, **parts)) as url:
+    def start(settings: Settings, **parts) -> Iterator[str]:
+        with serve(web_app(settings, **parts)) as url:
             yield url
 
     return start
@@ -71,3 +68,45 @@ def chunk_collection(milvus_server, embedder, unique_collection):
     for index in opened:
         index.drop()
         index.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium; .ci/run does it)"
+)
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    """A page in Debian's headless Chromium, phone-sized; any script error on it fails the test."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 412, "height": 915},  # a phone
+        )
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        try:
+            yield page
+        finally:
+            context.close()
+        assert errors == [], f"script errors on the page: {errors}"
+
+
+def screenshot(target, name: str, **options) -> Path:
+    """Keep a picture of a page state under test-artifacts/ (the README's come from here)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    target.screenshot(path=path, **options)
+    return path

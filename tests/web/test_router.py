@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import re
+import socket
 import zipfile
 
 import httpx
 import yaml
 
 from tests.web.conftest import closed_port
-from twin_serving.settings import ServingSettings
-from twin_serving.web.settings import WebSettings
+from twin_core.settings import Settings
 
 KEY = "correct horse battery staple"
 
@@ -21,9 +21,9 @@ def _csrf(html: str) -> str:
 
 
 def test_key_protects_page_and_api_without_reaching_the_browser(serve_web, profile_dir):
-    settings = WebSettings(profiles=profile_dir / "twin.yaml",
-                           dagster_url=f"http://127.0.0.1:{closed_port()}")
-    with serve_web(settings, ServingSettings(api_key=KEY)) as url, httpx.Client(base_url=url) as client:
+    settings = Settings.of(profiles=profile_dir / "twin.yaml",
+                           dagster_url=f"http://127.0.0.1:{closed_port()}", api_key=KEY)
+    with serve_web(settings) as url, httpx.Client(base_url=url) as client:
         assert client.get("/web").headers["location"].endswith("/web/login")
         denied = client.get("/web/api/profiles")
         assert denied.status_code == 401 and "Log in" in denied.json()["error"]
@@ -56,7 +56,7 @@ def test_key_protects_page_and_api_without_reaching_the_browser(serve_web, profi
 
 
 def test_changes_need_the_csrf_token_and_this_origin(serve_web, profile_dir):
-    settings = WebSettings(profiles=profile_dir / "twin.yaml")
+    settings = Settings.of(profiles=profile_dir / "twin.yaml")
     before = (profile_dir / "twin.yaml").read_bytes()
     with serve_web(settings) as url, httpx.Client(base_url=url) as client:
         token = _csrf(client.get("/web").text)
@@ -80,7 +80,7 @@ def test_changes_need_the_csrf_token_and_this_origin(serve_web, profile_dir):
 
 
 def test_bad_profile_gets_422_per_field(serve_web, profile_dir):
-    settings = WebSettings(profiles=profile_dir / "twin.yaml")
+    settings = Settings.of(profiles=profile_dir / "twin.yaml")
     before = (profile_dir / "twin.yaml").read_bytes()
     with serve_web(settings) as url, httpx.Client(base_url=url) as client:
         headers = {"X-CSRF-Token": _csrf(client.get("/web").text)}
@@ -105,8 +105,10 @@ def test_bad_profile_gets_422_per_field(serve_web, profile_dir):
 
 def test_unreachable_dagster_is_a_clear_503(serve_web, profile_dir):
     port = closed_port()
-    settings = WebSettings(profiles=profile_dir / "twin.yaml", dagster_url=f"http://127.0.0.1:{port}")
-    with serve_web(settings) as url, httpx.Client(base_url=url) as client:
+    settings = Settings.of(profiles=profile_dir / "twin.yaml", dagster_url=f"http://127.0.0.1:{port}")
+    # The first status call loads the embedding model (the knowledge base is named after it):
+    # seconds on a busy machine, so a client timeout above httpx's 5 s default.
+    with serve_web(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
         headers = {"X-CSRF-Token": _csrf(client.get("/web").text)}
         launched = client.post("/web/api/collection", headers=headers)
         assert launched.status_code == 503
@@ -119,30 +121,34 @@ def test_unreachable_dagster_is_a_clear_503(serve_web, profile_dir):
 
 def test_status_shows_the_production_model_and_its_evaluation(serve_web, profile_dir, tmp_path, monkeypatch):
     from twin_core.object_store import LocalFolderStore
-    from twin_core.registry import ModelRegistry
-    from twin_resources.settings import TwinSettings
+    from twin_core.registry import twin_registry
 
     monkeypatch.setenv("TWIN_HOME", str(tmp_path / "home"))
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
-    registry = ModelRegistry(LocalFolderStore(TwinSettings().store_root))
+    registry = twin_registry(LocalFolderStore(Settings().store_root), "tamsin-vale")
     version = registry.register(model, {"metrics": {"rougeL": 0.41, "judge": {"nested": 1}}})
     registry.set_alias("production", version)
 
-    settings = WebSettings(profiles=profile_dir / "twin.yaml", dagster_url=f"http://127.0.0.1:{closed_port()}")
-    with serve_web(settings) as url:
-        status = httpx.get(f"{url}/web/api/status").json()
-    assert status["model"]["version"] == f"twin/{version}"
+    # A Milvus that accepts the connection and never answers: the panel still shows the model.
+    with socket.create_server(("127.0.0.1", 0)) as silent_milvus:
+        settings = Settings.of(profiles=profile_dir / "twin.yaml", dagster_url=f"http://127.0.0.1:{closed_port()}",
+                               milvus_uri=f"http://127.0.0.1:{silent_milvus.getsockname()[1]}")
+        with serve_web(settings) as url:
+            status = httpx.get(f"{url}/web/api/status", timeout=60).json()
+    assert status["model"]["version"] == f"twin/tamsin-vale/{version}"
     assert status["model"]["metrics"] == {"rougeL": 0.41}
+    assert status["knowledge_base"]["error"].startswith("The knowledge base did not answer within")
+    assert "last_run_at" in status["collection"] or "error" in status["collection"]
 
 
 def test_status_counts_the_chunks_answers_search(serve_web, profile_dir, chunk_collection, unique_collection):
     from tests.serving.stack import CHUNKS, chunk_rows
 
-    settings = WebSettings(profiles=profile_dir / "twin.yaml", dagster_url=f"http://127.0.0.1:{closed_port()}")
-    serving = ServingSettings(milvus_uri=chunk_collection.uri, milvus_collection=unique_collection)
-    with serve_web(settings, serving, embedder=chunk_collection.embedder) as url:
+    settings = Settings.of(profiles=profile_dir / "twin.yaml", dagster_url=f"http://127.0.0.1:{closed_port()}",
+                           milvus_uri=chunk_collection.uri, milvus_collection=unique_collection)
+    with serve_web(settings, embedder=chunk_collection.embedder) as url:
         def knowledge_base() -> dict:
             return httpx.get(f"{url}/web/api/status", timeout=30).json()["knowledge_base"]
 

@@ -6,8 +6,9 @@ import json
 
 import dagster as dg
 
+from twin_assets.authors import AUTHORS, author_of, author_store
+from twin_assets.metadata import md_table
 from twin_core import collection
-from twin_core.profiles import ProfileError
 from twin_core.warehouse import DocumentWarehouse
 from twin_resources.http import CrawlerHttpResource
 from twin_resources.object_store import ObjectStoreResource
@@ -20,18 +21,9 @@ PLATFORM_ASSETS = {
     "linkedin_posts": ("linkedin", "LinkedIn posts and articles: the data export (Shares.csv, Articles/) and public article URLs."),
     "medium_articles": ("medium", "Medium articles: profile/publication RSS feeds, the account export and single article pages."),
     "substack_posts": ("substack", "Substack posts: the account export, the archive and post APIs (RSS fallback) and post pages."),
-    "github_repositories": ("github", "GitHub repositories: non-fork repos through the REST API, or local git repositories."),
-    "custom_articles": ("web", "Any other article URL, by generic extraction (JSON-LD/meta and main text)."),
+    "github_repositories": ("github", "GitHub repositories: non-fork repos through the REST API (one tarball each, within the rate budget), or local git repositories."),
+    "custom_articles": ("web", "Any other article URL: metadata rules and main text by structure, trafilatura as the fallback."),
 }
-
-
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")[:120]
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _platform_asset(name: str, platform: str, description: str) -> dg.AssetsDefinition:
@@ -41,6 +33,7 @@ def _platform_asset(name: str, platform: str, description: str) -> dg.AssetsDefi
         kinds={"python", platform if platform != "web" else "html"},
         description=description,
         tags={"twin/compute": "network"},
+        partitions_def=AUTHORS,
     )
     def _asset(
         context: dg.AssetExecutionContext,
@@ -48,14 +41,12 @@ def _platform_asset(name: str, platform: str, description: str) -> dg.AssetsDefi
         http: CrawlerHttpResource,
         object_store: ObjectStoreResource,
     ) -> dg.MaterializeResult:
-        try:
-            loaded = profiles.load()
-        except ProfileError as error:
-            raise dg.Failure(description=f"profile configuration error: {error}") from None
-        store = object_store.open()
+        author = author_of(context, profiles)
+        base_dir = profiles.load().base_dir
+        store = author_store(context, object_store)
         with http.open(cache=store) as client:
-            report = collection.collect(
-                platform, loaded, client,
+            report = collection.collect_author(
+                platform, author, base_dir, client,
                 github_token=http.github_token or None, github_api_url=http.github_api_url,
             )
         counts = collection.store(DocumentWarehouse(store), report.documents)
@@ -64,15 +55,20 @@ def _platform_asset(name: str, platform: str, description: str) -> dg.AssetsDefi
         preview = [[d.title or "(untitled)", d.published_at or "", d.url] for d in report.documents[:10]]
         return dg.MaterializeResult(
             metadata={
-                "documents": dg.MetadataValue.int(len(report.documents) - counts.duplicates),
-                "new": dg.MetadataValue.int(counts.new),
-                "changed": dg.MetadataValue.int(counts.changed),
-                "unchanged": dg.MetadataValue.int(counts.unchanged),
-                "failed": dg.MetadataValue.int(len(report.failures)),
-                "duplicates": dg.MetadataValue.int(counts.duplicates),
-                "preview": dg.MetadataValue.md(_md_table(["title", "published", "url"], preview)),
+                "documents": len(report.documents) - counts.duplicates,
+                "new": counts.new,
+                "changed": counts.changed,
+                "unchanged": counts.unchanged,
+                "failed": len(report.failures),
+                "duplicates": counts.duplicates,
+                "superseded": counts.superseded,
+                "preview": dg.MetadataValue.md(md_table(["title", "published", "url"], preview)),
+                # The same failures whole, for the source check and the web page.
+                "failed_sources": dg.MetadataValue.json(
+                    [{"source": source, "reason": reason} for source, reason in report.failures]
+                ),
                 "failures": dg.MetadataValue.md(
-                    _md_table(["source", "reason"], [list(f) for f in report.failures]) if report.failures else "none"
+                    md_table(["source", "reason"], [list(f) for f in report.failures]) if report.failures else "none"
                 ),
             }
         )
@@ -95,13 +91,15 @@ def warehouse_version(versions: dict[str, str]) -> str:
     group_name=GROUP,
     kinds={"python", "s3"},
     deps=list(PLATFORM_ASSETS),
+    partitions_def=AUTHORS,
     description=(
-        "Every collected document in the warehouse (prefix documents/). Its data version is a hash "
-        "of all document ids and content hashes, so downstream sensors fire only on real change."
+        "Every collected document of the author in the warehouse (prefix documents/<author>/). Its "
+        "data version is a hash of the author's document ids and content hashes, so automation "
+        "re-runs that author's features only on real change."
     ),
 )
 def raw_documents(context: dg.AssetExecutionContext, object_store: ObjectStoreResource) -> dg.MaterializeResult:
-    store = object_store.open()
+    store = author_store(context, object_store)
     warehouse = DocumentWarehouse(store)
     documents = list(warehouse.documents())
     versions = {d.id: d.content_hash for d in documents}
@@ -122,15 +120,15 @@ def raw_documents(context: dg.AssetExecutionContext, object_store: ObjectStoreRe
     return dg.MaterializeResult(
         data_version=dg.DataVersion(version),
         metadata={
-            "documents": dg.MetadataValue.int(len(documents)),
-            "new": dg.MetadataValue.int(len(new)),
-            "changed": dg.MetadataValue.int(len(changed)),
-            "removed": dg.MetadataValue.int(len(removed)),
-            "warehouse_version": dg.MetadataValue.text(version),
+            "documents": len(documents),
+            "new": len(new),
+            "changed": len(changed),
+            "removed": len(removed),
+            "warehouse_version": version,
             "by_platform": dg.MetadataValue.json(by_platform),
-            "warehouse": dg.MetadataValue.text(f"{store.describe()} (prefix {warehouse.prefix}/)"),
+            "warehouse": f"{store.describe()} (prefix {store.key(warehouse.prefix)}/)",
             "preview": dg.MetadataValue.md(
-                _md_table(["platform", "title", "published"], [[d.platform, d.title, d.published_at or ""] for d in latest])
+                md_table(["platform", "title", "published"], [[d.platform, d.title, d.published_at or ""] for d in latest])
             ),
         },
     )
@@ -139,18 +137,19 @@ def raw_documents(context: dg.AssetExecutionContext, object_store: ObjectStoreRe
 @dg.asset_check(
     asset=raw_documents,
     blocking=True,
+   
     description="Every stored document follows the document contract (pandera schema): ids, hashes, platforms, non-empty content.",
 )
-def raw_documents_schema(object_store: ObjectStoreResource) -> dg.AssetCheckResult:
+def raw_documents_schema(context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
     from twin_core.document_schema import validate
 
-    documents = list(DocumentWarehouse(object_store.open()).documents())
+    documents = list(DocumentWarehouse(author_store(context, object_store)).documents())
     problems = validate(documents)
     return dg.AssetCheckResult(
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "documents": dg.MetadataValue.int(len(documents)),
+            "documents": len(documents),
             "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
         },
     )

@@ -1,8 +1,8 @@
 """Datasets stage: ``instruction_dataset`` and ``preference_dataset`` (group ``datasets``).
 
 Both are checked by a blocking pandera asset check and versioned by content hash under
-``datasets/<name>/<version>/`` on the object store. ``dataset_sensor`` rebuilds the instruction
-dataset when ``cleaned_documents`` is materialized. Env (prod): ``TWIN_INSTRUCTION_LLM_URL``,
+``datasets/<name>/<version>/`` on the object store. The instruction
+dataset is rebuilt when ``cleaned_documents`` gets a new data version (``twin_assets.automation``). Env (prod): ``TWIN_INSTRUCTION_LLM_URL``,
 ``TWIN_INSTRUCTION_LLM_MODEL``, ``TWIN_INSTRUCTION_LLM_API_KEY`` for the ``llm`` generator.
 """
 
@@ -22,20 +22,8 @@ dataset_job = dg.define_asset_job(
 )
 
 
-@dg.asset_sensor(
-    asset_key=dg.AssetKey("cleaned_documents"),
-    job=dataset_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=60,
-    description="New cleaned documents -> rebuild instruction_dataset (an unchanged corpus gives the same version, so nothing retrains).",
-)
-def dataset_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
-    yield dg.RunRequest(run_key=f"dataset-{asset_event.run_id or 'runless'}-{asset_event.timestamp}")
-
-
 defs = dg.Definitions(
     assets=[instruction_dataset, preference_dataset],
     asset_checks=[instruction_dataset_schema, preference_dataset_schema],
     jobs=[dataset_job],
-    sensors=[dataset_sensor],
 )

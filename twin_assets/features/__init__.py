@@ -2,7 +2,8 @@
 
 Assets: ``cleaned_documents`` -> ``chunks`` -> ``chunk_embeddings`` (checks:
 ``chunks_are_well_formed``, ``collection_matches_chunks``, ``vectors_match_model``).
-``features_job`` runs them; ``features_sensor`` starts it when ``raw_documents`` changes.
+They re-run when ``raw_documents`` gets a new data version (``twin_assets.automation``);
+``features_job`` runs them on demand.
 Env (prod): ``TWIN_MILVUS_URI``, ``TWIN_MILVUS_TOKEN``; optional ``TWIN_EMBEDDING_MODEL``.
 """
 
@@ -17,13 +18,12 @@ from twin_assets.features.assets import (
     collection_matches_chunks,
     vectors_match_model,
 )
-from twin_assets.features.sensors import features_job, features_sensor
+from twin_assets.features.jobs import features_job
 
 defs = dg.Definitions(
     assets=[cleaned_documents, chunks, chunk_embeddings],
     asset_checks=[chunks_are_well_formed, collection_matches_chunks, vectors_match_model],
     jobs=[features_job],
-    sensors=[features_sensor],
 )
 
 __all__ = ["EMBEDDING_TAGS", "defs"]

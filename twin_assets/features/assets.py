@@ -5,30 +5,27 @@ Thin wrappers over ``twin_core.features``; each step is incremental and idempote
 
 import dagster as dg
 
+from twin_assets.authors import AUTHORS, author_of, author_store
+from twin_assets.automation import EMBEDDING_POOL, on_new_data
+from twin_assets.metadata import md_table
 from twin_core.chunking import ChunkingConfig
 from twin_core.features import ChunkStore, chunk_warehouse, clean_warehouse, sync_index, version_of
 from twin_core.warehouse import CLEANED_PREFIX, DocumentWarehouse
 from twin_resources.embedder import EmbedderResource
 from twin_resources.milvus import MilvusResource
 from twin_resources.object_store import ObjectStoreResource
+from twin_resources.profiles import ProfilesResource
 
 GROUP = "features"
 EMBEDDING_TAGS = {"twin/compute": "embedding"}
-
-
-def _md_table(headers: list[str], rows: list[list[object]]) -> str:
-    def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ⏎ ")[:160]
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 @dg.asset(
     group_name=GROUP,
     kinds={"python", "s3"},
     deps=["raw_documents"],
+    partitions_def=AUTHORS,
+    automation_condition=on_new_data(),
     description=(
         "Raw documents cleaned per category without losing the author's voice (styled letters to "
         "plain, prose whitespace collapsed, tracking parameters dropped, code untouched), stored in "
@@ -36,20 +33,20 @@ def _md_table(headers: list[str], rows: list[list[object]]) -> str:
     ),
 )
 def cleaned_documents(context: dg.AssetExecutionContext, object_store: ObjectStoreResource) -> dg.MaterializeResult:
-    store = object_store.open()
+    store = author_store(context, object_store)
     report = clean_warehouse(DocumentWarehouse(store), DocumentWarehouse(store, prefix=CLEANED_PREFIX))
     context.log.info(f"{report.cleaned} cleaned, {report.unchanged} unchanged, {report.removed} removed")
     return dg.MaterializeResult(
         data_version=dg.DataVersion(version_of(report.versions)),
         metadata={
-            "documents": dg.MetadataValue.int(report.total),
-            "cleaned": dg.MetadataValue.int(report.cleaned),
-            "unchanged": dg.MetadataValue.int(report.unchanged),
-            "removed": dg.MetadataValue.int(report.removed),
+            "documents": report.total,
+            "cleaned": report.cleaned,
+            "unchanged": report.unchanged,
+            "removed": report.removed,
             "by_category": dg.MetadataValue.json(dict(report.by_category)),
-            "warehouse": dg.MetadataValue.text(f"{store.describe()} (prefix {CLEANED_PREFIX}/)"),
+            "warehouse": f"{store.describe()} (prefix {store.key(CLEANED_PREFIX)}/)",
             "examples": dg.MetadataValue.md(
-                _md_table(
+                md_table(
                     ["category", "before", "after"],
                     [[after.category, before.content[:150], after.content[:150]] for before, after in report.examples],
                 )
@@ -62,6 +59,8 @@ def cleaned_documents(context: dg.AssetExecutionContext, object_store: ObjectSto
     group_name=GROUP,
     kinds={"python", "s3"},
     deps=[cleaned_documents],
+    partitions_def=AUTHORS,
+    automation_condition=dg.AutomationCondition.eager(),
     description=(
         "Token-aware chunks (the embedder's tokenizer, never over its max length): posts whole, "
         "articles by heading/paragraph/sentence with overlap, code by function/class or blank-line "
@@ -82,7 +81,7 @@ def chunks(
     def count(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
-    store = object_store.open()
+    store = author_store(context, object_store)
     report = chunk_warehouse(
         DocumentWarehouse(store, prefix=CLEANED_PREFIX), ChunkStore(store), count, ChunkingConfig(max_tokens=max_length), name
     )
@@ -91,17 +90,17 @@ def chunks(
     return dg.MaterializeResult(
         data_version=dg.DataVersion(version_of(report.chunk_ids)),
         metadata={
-            "chunks": dg.MetadataValue.int(total),
-            "chunked_documents": dg.MetadataValue.int(report.chunked_documents),
-            "unchanged_documents": dg.MetadataValue.int(report.unchanged_documents),
-            "removed_documents": dg.MetadataValue.int(report.removed_documents),
+            "chunks": total,
+            "chunked_documents": report.chunked_documents,
+            "unchanged_documents": report.unchanged_documents,
+            "removed_documents": report.removed_documents,
             "by_category": dg.MetadataValue.json(dict(report.by_category)),
-            "max_tokens_allowed": dg.MetadataValue.int(max_length),
-            "max_tokens_seen": dg.MetadataValue.int(report.max_tokens_seen),
-            "mean_tokens": dg.MetadataValue.float(report.token_total / total if total else 0.0),
-            "tokenizer": dg.MetadataValue.text(name),
+            "max_tokens_allowed": max_length,
+            "max_tokens_seen": report.max_tokens_seen,
+            "mean_tokens": report.token_total / total if total else 0.0,
+            "tokenizer": name,
             "examples": dg.MetadataValue.md(
-                _md_table(["category", "tokens", "text"], [[c.category, c.token_count, c.text] for c in report.examples])
+                md_table(["category", "tokens", "text"], [[c.category, c.token_count, c.text] for c in report.examples])
             ),
         },
     )
@@ -111,11 +110,15 @@ def chunks(
     group_name=GROUP,
     kinds={"python", "milvus"},
     deps=[chunks],
+    partitions_def=AUTHORS,
     op_tags=EMBEDDING_TAGS,
+    pool=EMBEDDING_POOL,
+    automation_condition=dg.AutomationCondition.eager(),
     description=(
-        "Chunk vectors in Milvus (collection named from model and dimension; dense HNSW + BM25). "
-        "Embeds only chunk ids missing from the collection, deletes ids no longer current, then "
-        "flushes and reloads so new rows are indexed."
+        "The author's chunk vectors in Milvus: one collection for every author (named from model "
+        "and dimension; dense HNSW + BM25), the author its partition key. Embeds only the author's "
+        "chunk ids missing from it, deletes their ids no longer current (never another author's), "
+        "then flushes and reloads so new rows are indexed."
     ),
 )
 def chunk_embeddings(
@@ -123,28 +126,31 @@ def chunk_embeddings(
     object_store: ObjectStoreResource,
     embedder: EmbedderResource,
     milvus: MilvusResource,
+    profiles: ProfilesResource,
 ) -> dg.MaterializeResult:
+    author = author_of(context, profiles)
     model = embedder.load()
     index = milvus.index(model.model_name, model.dimension)
     try:
-        report = sync_index(ChunkStore(object_store.open()), index, model)
+        report = sync_index(ChunkStore(author_store(context, object_store)), index, model, author=author.name)
     finally:
         index.close()
     context.log.info(f"{report.embedded} embedded, {report.deleted} deleted, {report.unchanged} unchanged")
     return dg.MaterializeResult(
         data_version=dg.DataVersion(version_of({index.collection, *report.chunk_ids})),
         metadata={
-            "chunks": dg.MetadataValue.int(report.total),
-            "embedded": dg.MetadataValue.int(report.embedded),
-            "deleted": dg.MetadataValue.int(report.deleted),
-            "unchanged": dg.MetadataValue.int(report.unchanged),
-            "texts_per_second": dg.MetadataValue.float(
+            "chunks": report.total,
+            "embedded": report.embedded,
+            "deleted": report.deleted,
+            "unchanged": report.unchanged,
+            "texts_per_second": 
                 report.embedded / report.seconds_embedding if report.seconds_embedding else 0.0
-            ),
-            "collection": dg.MetadataValue.text(index.collection),
-            "model": dg.MetadataValue.text(model.model_name),
-            "dimension": dg.MetadataValue.int(model.dimension),
-            "milvus": dg.MetadataValue.url(milvus.uri) if milvus.uri.startswith("http") else dg.MetadataValue.text(milvus.uri),
+            ,
+            "collection": index.collection,
+            "author": author.name,
+            "model": model.model_name,
+            "dimension": model.dimension,
+            "milvus": dg.MetadataValue.url(milvus.uri) if milvus.uri.startswith("http") else milvus.uri,
         },
     )
 
@@ -152,51 +158,69 @@ def chunk_embeddings(
 # --- checks -----------------------------------------------------------------------------
 
 
-@dg.asset_check(asset=chunks, blocking=True, description="No chunk is empty or longer than the embedder's max length.")
-def chunks_are_well_formed(object_store: ObjectStoreResource, embedder: EmbedderResource) -> dg.AssetCheckResult:
+@dg.asset_check(asset=chunks, blocking=True,
+                description="No chunk is empty or longer than the embedder's max length.")
+def chunks_are_well_formed(context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource,
+                           embedder: EmbedderResource) -> dg.AssetCheckResult:
     from twin_core.embedding import model_defaults, resolve_model
 
     name, path = resolve_model(embedder.model)
     limit = model_defaults(name, path)["max_length"] or 512
-    stored = list(ChunkStore(object_store.open()).chunks())
+    stored = list(ChunkStore(author_store(context, object_store)).chunks())
     empty = [c.id for c in stored if not c.text.strip()]
     too_long = [c.id for c in stored if c.token_count > limit]
     return dg.AssetCheckResult(
         passed=not empty and not too_long,
         metadata={
-            "chunks": dg.MetadataValue.int(len(stored)),
-            "empty": dg.MetadataValue.int(len(empty)),
-            "too_long": dg.MetadataValue.int(len(too_long)),
+            "chunks": len(stored),
+            "empty": len(empty),
+            "too_long": len(too_long),
         },
     )
 
 
 @dg.asset_check(
     asset=chunk_embeddings,
-    description="The collection holds exactly the current chunks (same count, same ids) and nothing else.",
+    description="The collection holds exactly the author's current chunks under their name (same ids), nothing of theirs besides; run alone (no author), every author's.",
 )
 def collection_matches_chunks(
-    object_store: ObjectStoreResource, embedder: EmbedderResource, milvus: MilvusResource
+    context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, embedder: EmbedderResource,
+    milvus: MilvusResource, profiles: ProfilesResource,
 ) -> dg.AssetCheckResult:
+    from twin_core.authors import AuthorStore, author_slug
     from twin_core.embedding import model_dimension
+    from twin_core.vector_index import build_filter
 
+    if context.has_partition_key:
+        authors = [author_of(context, profiles)]
+    else:
+        authors = profiles.load().authors
     name, dimension = model_dimension(embedder.model)
-    expected = {c.id for c in ChunkStore(object_store.open()).chunks()}
+    store = object_store.open()
     index = milvus.index(name, dimension)
+    missing: set[str] = set()
+    extra: set[str] = set()
+    expected_total = count = 0
     try:
-        present = set(index.ids()) if index.exists() else set()
-        count = index.count() if index.exists() else 0
+        exists = index.exists()
+        for author in authors:
+            expected = {c.id for c in ChunkStore(AuthorStore(store, author_slug(author.name))).chunks()}
+            present = set(index.ids(build_filter(author=author.name))) if exists else set()
+            missing |= expected - present
+            extra |= present - expected
+            expected_total += len(expected)
+            count += len(present)
     finally:
         index.close()
-    missing, extra = expected - present, present - expected
     return dg.AssetCheckResult(
-        passed=not missing and not extra and count == len(expected),
+        passed=not missing and not extra and count == expected_total,
         metadata={
-            "expected": dg.MetadataValue.int(len(expected)),
-            "in_collection": dg.MetadataValue.int(count),
-            "missing": dg.MetadataValue.int(len(missing)),
-            "extra": dg.MetadataValue.int(len(extra)),
-            "collection": dg.MetadataValue.text(index.collection),
+            "authors": len(authors),
+            "expected": expected_total,
+            "in_collection": count,
+            "missing": len(missing),
+            "extra": len(extra),
+            "collection": index.collection,
         },
     )
 
@@ -211,7 +235,7 @@ def vectors_match_model(embedder: EmbedderResource, milvus: MilvusResource) -> d
     index = milvus.index(name, dimension)
     try:
         if not index.exists():
-            return dg.AssetCheckResult(passed=False, metadata={"reason": dg.MetadataValue.text("no collection")})
+            return dg.AssetCheckResult(passed=False, metadata={"reason": "no collection"})
         schema_dimension = index.stored_dimension()
         sample = index.get(sorted(index.ids())[:20], with_vectors=True)
     finally:
@@ -221,8 +245,8 @@ def vectors_match_model(embedder: EmbedderResource, milvus: MilvusResource) -> d
     return dg.AssetCheckResult(
         passed=schema_dimension == dimension and lengths in ([], [dimension]) and all(abs(n - 1) < 1e-3 for n in norms),
         metadata={
-            "model_dimension": dg.MetadataValue.int(dimension),
-            "collection_dimension": dg.MetadataValue.int(schema_dimension or 0),
-            "sampled_vectors": dg.MetadataValue.int(len(sample)),
+            "model_dimension": dimension,
+            "collection_dimension": schema_dimension or 0,
+            "sampled_vectors": len(sample),
         },
     )

@@ -1,35 +1,46 @@
 """Crawlers: one module per source, pure extraction functions plus crawl functions.
 
-``crawl_url`` is the single entry for one link (``twin crawl URL`` and the serving API): it picks
-the extractor from the URL, and for unknown hosts from the page itself (a Substack on a custom
-domain, a feed).
+``crawl_url`` is the single entry for one link (``twin crawl URL`` and the serving API): GitHub
+and LinkedIn feed URLs by their host; anything else is fetched and read by what it is (a feed,
+or a page whose own markup names its platform, on whatever host it is served from).
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from twin_core.crawlers import github, linkedin, medium, substack, web
+from twin_core.crawlers import github_api, linkedin, medium, substack, web
 from twin_core.crawlers.common import CrawlReport
+from twin_core.crawlers.detect import host_platform, page_platform
 from twin_core.crawlers.feeds import feed_documents
-from twin_core.crawlers.html import ExtractionError
+from twin_core.crawlers.html import ExtractionError, Page
 from twin_core.documents import Document
 from twin_core.http_fetch import FetchError, HttpFetcher
 
-__all__ = ["CrawlReport", "ExtractionError", "FetchError", "crawl_url", "platform_of"]
+__all__ = ["CrawlReport", "ExtractionError", "FetchError", "crawl_url", "extract_page", "platform_of"]
 
 
 def platform_of(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "linkedin.com" or host.endswith(".linkedin.com"):
-        return "linkedin"
-    if host == "medium.com" or host.endswith(".medium.com"):
-        return "medium"
-    if host.endswith(".substack.com") or host == "substack.com":
-        return "substack"
-    if host in {"github.com", "www.github.com"}:
-        return "github"
-    return "web"
+    """The platform a URL's host belongs to (``web`` for any other host); only a hint for pages,
+    which are recognised from their own content (``extract_page``)."""
+    return host_platform(url) or "web"
+
+
+def extract_page(html: str, url: str, *, author: str | None = None, hint: str | None = None) -> Document:
+    """The document of an article page from any host: the page says which platform it is;
+    ``hint`` (the host's platform) is used only when the page does not. A page whose platform
+    extractor finds no body is read by the generic extractor."""
+    page = Page(html)
+    platform = page_platform(page) or (hint if hint in EXTRACTORS else None)
+    if platform is not None:
+        try:
+            return EXTRACTORS[platform](page, url, author=author)
+        except ExtractionError:
+            page = Page(html)  # the platform extractor may have removed nodes
+    return web.extract_article(page, url, author=author)
+
+
+EXTRACTORS = {"medium": medium.extract_article, "substack": substack.extract_post, "linkedin": linkedin.extract_article}
 
 
 def _looks_like_feed(content_type: str, text: str) -> bool:
@@ -47,12 +58,13 @@ def crawl_url(url: str, client: HttpFetcher, *, author: str | None = None, githu
         )
     if platform == "github":
         parts = [p for p in path.split("/") if p]
+        api = github_api.GitHubAPI(client, token=github_token)
         if len(parts) == 1:
-            report = github.crawl_user(parts[0], client, author=author or parts[0], token=github_token)
+            report = github_api.crawl_user(api, parts[0], author=author or parts[0])
             if not report.documents and report.failures:
                 raise ExtractionError(report.failures[0][1])
             return report.documents
-        return [github.crawl_repository_url(url, client, author=author or parts[0], token=github_token)]
+        return [github_api.crawl_repository_url(api, url, author=author or parts[0])]
 
     result = client.get(url)
     content_type = result.headers.get("content-type", "")
@@ -65,10 +77,4 @@ def crawl_url(url: str, client: HttpFetcher, *, author: str | None = None, githu
         if not report.documents:
             raise ExtractionError("feed has no entries with content")
         return report.documents
-    if platform == "linkedin":
-        return [linkedin.extract_article(result.text, result.url, author=author)]
-    if platform == "medium" or (platform == "web" and 'content="Medium"' in result.text[:20000]):
-        return [medium.extract_article(result.text, result.url, author=author)]
-    if platform == "substack" or substack.is_substack_page(result.text):
-        return [substack.extract_post(result.text, result.url, author=author)]
-    return [web.extract_article(result.text, result.url, author=author)]
+    return [extract_page(result.text, result.url, author=author, hint=platform)]

@@ -1,14 +1,12 @@
-"""Small helpers shared by the crawlers: dates, titles, export archives, crawl reports."""
+"""Small helpers shared by the crawlers: dates, titles, crawl reports."""
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from twin_core.documents import Document
@@ -57,39 +55,6 @@ def title_from_text(text: str, limit: int = 90) -> str:
     if len(first) <= limit:
         return first
     return first[:limit].rsplit(" ", 1)[0] + "…"
-
-
-class ExportArchive:
-    """A data export given as a folder or a zip: iterate files by relative path either way."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        if not path.exists():
-            raise FileNotFoundError(f"export {path} does not exist")
-        self._zip = zipfile.ZipFile(path) if path.is_file() else None
-
-    def names(self) -> Iterator[str]:
-        if self._zip is not None:
-            yield from (n for n in self._zip.namelist() if not n.endswith("/") and "__MACOSX" not in n)
-        else:
-            yield from (p.relative_to(self.path).as_posix() for p in sorted(self.path.rglob("*")) if p.is_file())
-
-    def find(self, predicate: Callable[[PurePosixPath], bool]) -> list[str]:
-        return sorted(n for n in self.names() if predicate(PurePosixPath(n)))
-
-    def read_text(self, name: str) -> str:
-        data = self._zip.read(name) if self._zip is not None else (self.path / name).read_bytes()
-        return data.decode("utf-8-sig", errors="replace")
-
-    def close(self) -> None:
-        if self._zip is not None:
-            self._zip.close()
-
-    def __enter__(self) -> ExportArchive:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def run_each(items: Iterable[T], func: Callable[[T], CrawlReport], workers: int = 4) -> CrawlReport:

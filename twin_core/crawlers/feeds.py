@@ -5,6 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
 from twin_core.crawlers.common import CrawlReport, iso_date
 from twin_core.crawlers.html import CHROME, ExtractionError, fragment_text
 from twin_core.documents import Document
@@ -32,10 +35,12 @@ def _text(node: ET.Element | None) -> str:
 def parse_feed(xml: str | bytes) -> list[FeedEntry]:
     if isinstance(xml, str):
         xml = xml.encode("utf-8")
-    if b"<!DOCTYPE" in xml[:1024] or b"<!ENTITY" in xml[:4096]:
-        raise ExtractionError("feed declares a DTD or entities; refused")
     try:
-        root = ET.fromstring(xml)
+        # A feed never needs a DTD; refusing any (wherever it sits) rules out entity expansion
+        # and external entities, which a byte-prefix check cannot.
+        root = fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise ExtractionError("feed declares a DTD or entities; refused") from None
     except ET.ParseError as error:
         raise ExtractionError(f"not a valid feed ({error})") from None
     entries = []

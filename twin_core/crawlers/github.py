@@ -1,7 +1,8 @@
-"""GitHub: the REST API (non-fork repositories, recursive tree, file contents), or a local git
-repository read with ``git ls-files`` for offline use. Same filters either way: an extension
-allowlist; no vendored, generated, lock or binary files; per-file and per-repository size caps.
-Code keeps its whitespace.
+"""GitHub repositories as documents: the filters every channel applies, and local git
+repositories read with ``git ls-files`` for offline use (the REST API is ``github_api``).
+
+Same filters either way: an extension allowlist; no vendored, generated, lock or binary files;
+per-file and per-repository size caps; optional path globs. Code keeps its whitespace.
 """
 
 from __future__ import annotations
@@ -11,14 +12,10 @@ import subprocess
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote, urlsplit
 
-from twin_core.crawlers.common import CrawlReport, run_each
 from twin_core.crawlers.html import ExtractionError
 from twin_core.documents import Document
-from twin_core.http_fetch import FetchError, HttpFetcher
 
-API_URL = "https://api.github.com"
 CODE_EXTENSIONS = frozenset({
     ".py", ".pyi", ".md", ".rst", ".txt", ".toml", ".cfg", ".ini", ".yaml", ".yml",
     ".sh", ".bash", ".js", ".mjs", ".ts", ".tsx", ".jsx", ".go", ".rs", ".java", ".kt", ".scala",
@@ -50,6 +47,9 @@ class Limits:
         return not self.paths or any(fnmatch(path, pattern) for pattern in self.paths)
 
 
+DEFAULT_LIMITS = Limits()
+
+
 def wanted(path: str) -> bool:
     parts = PurePosixPath(path)
     if any(part in SKIP_DIRS or part.startswith(".") for part in parts.parts[:-1]):
@@ -73,7 +73,7 @@ def as_text(data: bytes) -> str | None:
     return text
 
 
-class _Budget:
+class FileBudget:
     def __init__(self, limits: Limits):
         self.limits = limits
         self.used = 0
@@ -100,7 +100,7 @@ class _Budget:
         self.used += len(data)
 
 
-def _repository_document(url: str, title: str, description: str, budget: _Budget, *, author: str, source: str) -> Document:
+def repository_document(url: str, title: str, description: str, budget: FileBudget, *, author: str, source: str) -> Document:
     if not budget.files:
         raise ExtractionError("no source files passed the filters")
     summary = description.strip() or f"Source code of {title}."
@@ -140,12 +140,12 @@ def remote_url(path: Path) -> str | None:
     return None
 
 
-def crawl_local(path: Path, *, author: str, limits: Limits = Limits()) -> Document:
+def crawl_local(path: Path, *, author: str, limits: Limits = DEFAULT_LIMITS) -> Document:
     if not path.is_dir():
         raise ExtractionError(f"{path} is not a folder")
     top = Path(_git(path, "rev-parse", "--show-toplevel").strip())
     names = [n for n in _git(top, "ls-files", "-z").split("\0") if n]
-    budget = _Budget(limits)
+    budget = FileBudget(limits)
     for name in sorted(names):
         file = top / name
         if not wanted(name) or not limits.selects(name) or not file.is_file() or file.is_symlink():
@@ -155,99 +155,4 @@ def crawl_local(path: Path, *, author: str, limits: Limits = Limits()) -> Docume
             continue
         budget.add(name, file.read_bytes())
     url = remote_url(top) or top.resolve().as_uri()
-    return _repository_document(url, top.name, "", budget, author=author, source="git")
-
-
-# --- GitHub REST API ----------------------------------------------------------------------------
-
-
-def next_link(link_header: str | None) -> str | None:
-    for part in (link_header or "").split(","):
-        match = re.match(r'\s*<([^>]+)>\s*;\s*rel="?next"?', part)
-        if match:
-            return match.group(1)
-    return None
-
-
-class GitHubAPI:
-    def __init__(self, client: HttpFetcher, *, token: str | None = None, api_url: str = API_URL):
-        self.client = client
-        self.api_url = api_url.rstrip("/")
-        self.headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-        if token:
-            self.headers["Authorization"] = f"Bearer {token}"
-
-    def get(self, url: str, *, accept: str | None = None):
-        headers = dict(self.headers, **({"Accept": accept} if accept else {}))
-        return self.client.get(url if "://" in url else f"{self.api_url}{url}", headers=headers, robots=False)
-
-    def paginate(self, path: str) -> list[dict]:
-        items: list[dict] = []
-        url: str | None = path
-        while url:
-            result = self.get(url)
-            page = result.json()
-            if not isinstance(page, list):
-                raise FetchError(result.url, "expected a JSON list")
-            items.extend(page)
-            url = next_link(result.headers.get("link"))
-        return items
-
-    def user_repositories(self, user: str) -> list[dict]:
-        repos = self.paginate(f"/users/{quote(user)}/repos?per_page=100&type=owner&sort=full_name")
-        return [r for r in repos if not r.get("fork")]
-
-    def repository(self, full_name: str) -> dict:
-        return self.get(f"/repos/{full_name}").json()
-
-    def crawl_repository(self, repo: dict, *, author: str, limits: Limits = Limits()) -> Document:
-        full_name = repo["full_name"]
-        branch = repo.get("default_branch") or "main"
-        tree = self.get(f"/repos/{full_name}/git/trees/{quote(branch, safe='')}?recursive=1").json()
-        budget = _Budget(limits)
-        for item in sorted(tree.get("tree", []), key=lambda i: i.get("path", "")):
-            path, size = item.get("path", ""), int(item.get("size") or 0)
-            if item.get("type") != "blob" or not wanted(path) or not limits.selects(path) or not budget.room_for(size):
-                continue
-            raw = self.get(f"/repos/{full_name}/contents/{quote(path)}?ref={quote(branch, safe='')}", accept="application/vnd.github.raw")
-            budget.add(path, raw.content)
-        url = repo.get("html_url") or f"https://github.com/{full_name}"
-        document = _repository_document(url, full_name, repo.get("description") or "", budget, author=author, source="api")
-        if tree.get("truncated"):
-            document.extra["tree_truncated"] = True
-        return document
-
-
-def crawl_user(user: str, client: HttpFetcher, *, author: str, token: str | None = None, api_url: str = API_URL,
-               limits: Limits = Limits()) -> CrawlReport:
-    api = GitHubAPI(client, token=token, api_url=api_url)
-    report = CrawlReport()
-    try:
-        repos = api.user_repositories(user)
-    except (FetchError, ValueError) as error:
-        report.fail(f"github user {user}", error)
-        return report
-
-    def one(repo: dict) -> CrawlReport:
-        part = CrawlReport()
-        try:
-            part.documents.append(api.crawl_repository(repo, author=author, limits=limits))
-        except (FetchError, ValueError) as error:
-            part.fail(repo.get("html_url") or repo.get("full_name", "?"), error)
-        return part
-
-    report.extend(run_each(repos, one, workers=2))
-    return report
-
-
-def repo_name(url: str) -> str:
-    parts = [p for p in urlsplit(url).path.split("/") if p]
-    if len(parts) < 2:
-        raise ExtractionError(f"{url} does not name a repository (expected github.com/owner/name)")
-    return f"{parts[0]}/{parts[1].removesuffix('.git')}"
-
-
-def crawl_repository_url(url: str, client: HttpFetcher, *, author: str, token: str | None = None, api_url: str = API_URL,
-                         limits: Limits = Limits()) -> Document:
-    api = GitHubAPI(client, token=token, api_url=api_url)
-    return api.crawl_repository(api.repository(repo_name(url)), author=author, limits=limits)
+    return repository_document(url, top.name, "", budget, author=author, source="git")

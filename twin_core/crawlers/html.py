@@ -6,12 +6,13 @@ skip nested ones), which keeps it many times faster than a BeautifulSoup tree wa
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable
 from typing import Any
 
 from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
+
+from twin_core.crawlers.metadata import flatten_ld, ld_article
 
 BLOCKS = "h1,h2,h3,h4,h5,h6,p,pre,li,blockquote"
 CONTAINERS = frozenset({"li", "blockquote", "ul", "ol", "div", "section", "figure"})
@@ -122,11 +123,13 @@ def join_blocks(parts: list[str]) -> str:
 
 
 class Page:
-    """A parsed page with its meta tags (read in one query) and its JSON-LD article object."""
+    """A parsed page and the facts ``metadata`` reads from it (meta tags in one tag lookup; the
+    JSON-LD objects and inline scripts only when a rule asks for them)."""
 
-    __slots__ = ("tree", "metas", "article")
+    __slots__ = ("html", "tree", "metas", "canonical", "_ld")
 
     def __init__(self, html: str):
+        self.html = html
         self.tree = parse(html)
         self.metas: dict[str, str] = {}
         for node in self.tree.tags("meta"):  # a tag lookup, cheaper than a CSS query
@@ -135,53 +138,46 @@ class Page:
             content = (attrs.get("content") or "").strip()
             if key and content and key not in self.metas:
                 self.metas[key] = content
-        self.article = ld_article(self.tree) if "application/ld+json" in html else {}
+        self.canonical: str | None = None
+        for node in self.tree.tags("link"):
+            if (node.attributes.get("rel") or "").lower() == "canonical" and node.attributes.get("href"):
+                self.canonical = node.attributes["href"]
+                break
+        self._ld: list[dict[str, Any]] | None = None
 
     def meta(self, *names: str) -> str | None:
         return next((self.metas[n] for n in names if n in self.metas), None)
 
+    def ld_objects(self) -> list[dict[str, Any]]:
+        if self._ld is None:
+            blocks = []
+            if "application/ld+json" in self.html:
+                blocks = [s.text(deep=True) for s in self.tree.tags("script") if s.attributes.get("type") == "application/ld+json"]
+            self._ld = flatten_ld(blocks)
+        return self._ld
 
-def json_ld(tree: LexborHTMLParser) -> list[dict[str, Any]]:
-    """Every JSON-LD object on the page, ``@graph`` and lists flattened; broken blocks ignored."""
-    found: list[dict[str, Any]] = []
-    for script in tree.tags("script"):
-        if script.attributes.get("type") != "application/ld+json":
-            continue
-        try:
-            data = json.loads(script.text(deep=True) or "null")
-        except ValueError:
-            continue
-        stack = [data]
-        while stack:
-            item = stack.pop(0)
-            if isinstance(item, list):
-                stack.extend(item)
-            elif isinstance(item, dict):
-                if "@graph" in item:
-                    stack.extend(item["@graph"] if isinstance(item["@graph"], list) else [item["@graph"]])
-                found.append(item)
-    return found
+    @property
+    def article(self) -> dict[str, Any]:
+        return ld_article(self.ld_objects())
 
+    def text(self, selector: str) -> str | None:
+        return text_of(self.tree, selector)
 
-ARTICLE_TYPES = {"Article", "NewsArticle", "BlogPosting", "SocialMediaPosting", "TechArticle", "Report", "ScholarlyArticle"}
+    def script(self, marker: str) -> str | None:
+        if marker not in self.html:  # a substring search costs less than visiting every script
+            return None
+        found = None
+        for node in self.tree.tags("script"):
+            text = node.text(deep=True)
+            if text.lstrip().startswith(marker):  # the assignment itself, not code that reads it
+                return text
+            if found is None and marker in text:
+                found = text
+        return found
 
-
-def ld_article(tree: LexborHTMLParser) -> dict[str, Any]:
-    for item in json_ld(tree):
-        kinds = item.get("@type")
-        kinds = set(kinds) if isinstance(kinds, list) else {kinds}
-        if kinds & ARTICLE_TYPES:
-            return item
-    return {}
-
-
-def ld_author(article: dict[str, Any]) -> str | None:
-    author = article.get("author")
-    if isinstance(author, list):
-        author = author[0] if author else None
-    if isinstance(author, dict):
-        author = author.get("name")
-    return author.strip() if isinstance(author, str) and author.strip() else None
+    def visible_text(self) -> str:
+        body = self.tree.body
+        return body.text(deep=True, separator=" ") if body is not None else ""
 
 
 def text_of(tree: LexborHTMLParser | LexborNode, selector: str) -> str | None:
@@ -190,24 +186,6 @@ def text_of(tree: LexborHTMLParser | LexborNode, selector: str) -> str | None:
         return None
     text = clean_inline(node.text(deep=True, separator=""))
     return text or None
-
-
-def page_title(page: Page) -> str | None:
-    headline = page.article.get("headline")
-    if isinstance(headline, str) and headline.strip():
-        return headline.strip()
-    return page.meta("og:title", "twitter:title") or text_of(page.tree, "title") or text_of(page.tree, "h1")
-
-
-def published(page: Page) -> str | None:
-    """JSON-LD ``datePublished`` first: ``article:published_time`` is often the modified date."""
-    if isinstance(page.article.get("datePublished"), str):
-        return page.article["datePublished"]
-    value = page.meta("article:published_time", "datePublished", "date")
-    if value:
-        return value
-    node = css_first(page.tree, "time[datetime], [itemprop=datePublished][datetime]")
-    return node.attributes.get("datetime") if node is not None else None
 
 
 def fragment_text(fragment: str, drop: str = CHROME) -> str:

@@ -12,13 +12,18 @@ from pathlib import Path
 
 from twin_core.crawlers import feeds
 from twin_core.crawlers import html as h
-from twin_core.crawlers.common import CrawlReport, ExportArchive, iso_date
+from twin_core.crawlers import metadata as meta
+from twin_core.crawlers.archives import open_export
+from twin_core.crawlers.common import CrawlReport, iso_date
 from twin_core.documents import Document
 from twin_core.http_fetch import HttpFetcher
 
 # Labels Medium puts between or above paragraphs; never the author's words.
 LABELS = frozenset({"Top highlight", "Member-only story", "--", "Listen", "Share", "Follow", "·"})
 STRUCTURAL = "h1[id],h2[id],h3[id],h4[id],p[id],pre,blockquote[id],li[id],.pw-post-body-paragraph"
+# The subtitle under the title (a dek, not the body) and the byline/label rows of 2019+ pages.
+NOT_BODY = h.CHROME + ",.pw-subtitle-paragraph,.speechify-ignore,[data-testid=storyTitle]"
+BYLINES = "[data-testid=authorName], .postMetaInline-authorLockup a, a[rel*=author]"
 
 
 def _body_text(root, title: str | None) -> str:
@@ -30,43 +35,42 @@ def _body_text(root, title: str | None) -> str:
     return h.join_blocks(parts)
 
 
-def extract_article(html: str, url: str, *, author: str | None = None) -> Document:
-    page = h.Page(html)
-    tree, article = page.tree, page.article
-    legacy = h.css_first(tree, ".postArticle-content") if "postArticle-content" in html else None
+def extract_article(html: str | h.Page, url: str, *, author: str | None = None) -> Document:
+    page = html if isinstance(html, h.Page) else h.Page(html)
+    tree = page.tree
+    legacy = h.css_first(tree, ".postArticle-content") if "postArticle-content" in page.html else None
+    state = meta.medium_post(page)
     if legacy is not None:
         generation = "2015"
-        title = h.text_of(legacy, ".graf--title") or h.page_title(page)
+        heading = h.text_of(legacy, ".graf--title")
+        byline = h.text_of(tree, ".postMetaHeader .ds-link, .postMetaInline-authorLockup a")
         for figure in h.css(legacy, "figure"):
             figure.decompose()
         h.break_lines(legacy)
-        nodes = h.css(legacy, ".graf")
-        parts = h.blocks(legacy, nodes=nodes, skip_texts=LABELS)
-        if parts and parts[0] == title:
-            parts = parts[1:]
-        text = h.join_blocks(parts)
+        parts = h.blocks(legacy, nodes=h.css(legacy, ".graf"), skip_texts=LABELS)
     else:
         root = h.css_first(tree, "article") or tree.body
         if root is None:
             raise h.ExtractionError("page has no body")
-        generation = "2022" if "pw-post-" in html else "2019"
-        heading = (h.css_first(root, ".pw-post-title, h1[data-testid=storyTitle]") if generation == "2022" else None) or h.css_first(root, "h1")
-        title = h.clean_inline(heading.text(separator="")) if heading is not None else None
-        title = title or h.page_title(page)
-        h.remove(root, h.CHROME)
+        generation = "2022" if "pw-post-" in page.html else "2019"
+        node = (h.css_first(root, ".pw-post-title, h1[data-testid=storyTitle]") if generation == "2022" else None) or h.css_first(root, "h1")
+        heading = h.clean_inline(node.text(separator="")) if node is not None else None
+        byline = h.text_of(root, BYLINES)
+        h.remove(root, NOT_BODY)
         h.break_lines(root)
         parts = h.blocks(root, nodes=h.css(root, STRUCTURAL), skip_texts=LABELS)
-        if parts and parts[0] == title:
-            parts = parts[1:]
-        text = h.join_blocks(parts)
+    byline_author = meta.author(page, state, [byline])
+    title = meta.title(page, heading, state, [byline_author or ""])
+    if parts and parts[0] == title:
+        parts = parts[1:]
+    text = h.join_blocks(parts)
     if not text:
         raise h.ExtractionError("no Medium article text found")
-    member_only = "Member-only story" in html
+    member_only = "Member-only story" in page.html
     return Document.create(
-        platform="medium", category="article",
-        author=author or h.ld_author(article) or page.meta("author") or "unknown",
-        url=page.meta("og:url") or url, title=title or "", content=text,
-        published_at=iso_date(h.published(page)),
+        platform="medium", category="article", author=author or byline_author or "unknown",
+        url=page.canonical or page.meta("og:url") or url, title=title, content=text,
+        published_at=iso_date(meta.published(page, state)),
         extra={"source": "page", "markup": generation, **({"member_only": True} if member_only else {})},
     )
 
@@ -107,7 +111,10 @@ def parse_export_post(html: str, author: str) -> Document | None:
 
 def import_export(path: Path, author: str) -> CrawlReport:
     report = CrawlReport()
-    with ExportArchive(path) as archive:
+    archive = open_export(path, report)
+    if archive is None:
+        return report
+    with archive:
         posts = archive.find(lambda p: p.suffix == ".html" and "posts" in p.parts[:-1] and not p.name.startswith("draft_"))
         if not posts:
             report.fail(str(path), "no posts/*.html found; is this a Medium export?")
@@ -119,6 +126,8 @@ def import_export(path: Path, author: str) -> CrawlReport:
                 continue
             if document is not None:
                 report.documents.append(document)
+        for name, note in archive.notes:
+            report.fail(f"{path.name}/{name}", note)
     return report
 
 

@@ -9,14 +9,14 @@ document is marked ``truncated``.
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from twin_core.crawlers import feeds
 from twin_core.crawlers import html as h
-from twin_core.crawlers.common import CrawlReport, ExportArchive, iso_date, run_each
+from twin_core.crawlers import metadata as meta
+from twin_core.crawlers.archives import ExportError, csv_rows, open_export
+from twin_core.crawlers.common import CrawlReport, iso_date, run_each
 from twin_core.documents import Document
 from twin_core.http_fetch import FetchError, HttpFetcher
 
@@ -40,14 +40,13 @@ def _text(root) -> str:
     return h.join_blocks(h.blocks(root))
 
 
-def is_substack_page(html: str) -> bool:
-    return "substackcdn.com" in html or 'class="body markup"' in html or "substack.com/" in html[:20000]
+BYLINES = ".byline-wrapper a[href*='/@'], .post-header .post-meta a, .post-header .author a, a.frontend-pencraft-Text-module__decoration-hover-underline"
 
 
-def extract_post(html: str, url: str, *, author: str | None = None) -> Document:
-    page = h.Page(html)
-    tree, article = page.tree, page.article
-    available = h.css_first(tree, "div.available-content") if "available-content" in html else None
+def extract_post(html: str | h.Page, url: str, *, author: str | None = None) -> Document:
+    page = html if isinstance(html, h.Page) else h.Page(html)
+    tree = page.tree
+    available = h.css_first(tree, "div.available-content") if "available-content" in page.html else None
     body = h.css_first(available, "div.body.markup") if available is not None else None
     generation = "2022"
     if body is None:
@@ -56,22 +55,24 @@ def extract_post(html: str, url: str, *, author: str | None = None) -> Document:
     if body is None:
         raise h.ExtractionError("no Substack post body (div.body.markup)")
     truncated = False
-    paywalls = h.css(tree, ".paywall, [data-testid=paywall]") if "paywall" in html else []
+    paywalls = h.css(tree, ".paywall, [data-testid=paywall]") if "paywall" in page.html else []
     if paywalls:  # only then look for comment areas: a paywall there does not truncate the body
         comment_areas = {node.mem_id for node in h.css(tree, COMMENT_AREAS)}
         truncated = any(not _inside(node, comment_areas) for node in paywalls)
+    state = meta.substack_post(page)
+    byline = h.text_of(tree, BYLINES)
+    heading = h.text_of(tree, "h1.post-title")
     text = _text(body)
     if not text:
         raise h.ExtractionError("Substack post body is empty")
-    title = h.text_of(tree, "h1.post-title") or article.get("headline") or h.page_title(page) or ""
+    byline_author = meta.author(page, state, [byline])
     extra = {"source": "page", "markup": generation}
     if truncated:
         extra["truncated"] = True
     return Document.create(
-        platform="substack", category="article",
-        author=author or h.ld_author(article) or page.meta("author") or "unknown",
-        url=page.meta("og:url") or url, title=title, content=text,
-        published_at=iso_date(h.published(page)), extra=extra,
+        platform="substack", category="article", author=author or byline_author or "unknown",
+        url=page.canonical or page.meta("og:url") or url, title=meta.title(page, heading, state, [byline_author or ""]),
+        content=text, published_at=iso_date(meta.published(page, state)), extra=extra,
     )
 
 
@@ -84,8 +85,13 @@ def _inside(node, ancestors: set[int]) -> bool:
     return False
 
 
-def post_from_api(data: dict, base_url: str, *, author: str) -> Document:
+def post_from_api(data: object, base_url: str, *, author: str) -> Document:
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else "no post object"
+        raise h.ExtractionError(f"post API answered with {kind} instead of a post")
     html = data.get("body_html") or ""
+    if not isinstance(html, str):
+        raise h.ExtractionError("post API answered with a body that is not HTML text")
     text = body_text(html) if html else ""
     if not text:
         raise h.ExtractionError("post API returned no body")
@@ -103,14 +109,17 @@ def post_from_api(data: dict, base_url: str, *, author: str) -> Document:
 def archive(base_url: str, client: HttpFetcher, *, max_pages: int = 100) -> list[dict]:
     """Every post listed by ``/api/v1/archive``, page by page until an empty page."""
     posts: list[dict] = []
+    seen: set[str] = set()
     for page in range(max_pages):
         query = urlencode({"sort": "new", "offset": page * PAGE_SIZE, "limit": PAGE_SIZE})
         data, result = client.get_json(f"{base_url}/api/v1/archive?{query}", robots=False)
         if not isinstance(data, list):
             raise FetchError(result.url, "archive API did not return a list")
-        if not data:
+        fresh = [item for item in data if isinstance(item, dict) and isinstance(item.get("slug"), str) and item["slug"] not in seen]
+        if not fresh:  # the end, or a server that ignores the offset: never loop on one page
             break
-        posts.extend(item for item in data if isinstance(item, dict) and item.get("slug"))
+        seen.update(item["slug"] for item in fresh)
+        posts.extend(fresh)
     return posts
 
 
@@ -163,34 +172,52 @@ def crawl_feed(feed_url: str, client: HttpFetcher, *, author: str) -> CrawlRepor
 
 
 def import_export(path: Path, base_url: str, author: str) -> CrawlReport:
-    """``posts.csv`` (metadata) + ``posts/<post_id>.html`` (bodies); drafts are skipped."""
+    """``posts.csv`` (metadata) + ``posts/<post_id>.html`` (bodies); drafts are skipped. Each
+    unreadable file or row is one line in the report; the rest is still read."""
     report = CrawlReport()
     base_url = base_url.rstrip("/")
-    with ExportArchive(path) as archive:
+    archive = open_export(path, report)
+    if archive is None:
+        return report
+    with archive:
         index = archive.find(lambda p: p.name == "posts.csv")
         if not index:
             report.fail(str(path), "no posts.csv found; is this a Substack export?")
             return report
         prefix = index[0][: -len("posts.csv")]
         bodies = set(archive.names())
-        for row in csv.DictReader(io.StringIO(archive.read_text(index[0]))):
-            post_id = (row.get("post_id") or "").strip()
-            if (row.get("is_published") or "").lower() != "true" or "." not in post_id:
+        source = f"{path.name}/{index[0]}"
+        try:
+            rows, problems = csv_rows(archive.read_text(index[0]))
+        except ExportError as error:
+            report.fail(source, error)
+            return report
+        for problem in problems:
+            report.fail(source, problem)
+        for _line, row in rows:
+            post_id = (row.get("postid") or "").strip()
+            if (row.get("ispublished") or "").lower() != "true" or "." not in post_id:
                 continue
             name = f"{prefix}posts/{post_id}.html"
             if name not in bodies:
                 report.fail(f"{path.name}/{name}", "listed in posts.csv but the body file is missing")
                 continue
-            text = body_text(archive.read_text(name))
+            try:
+                text = body_text(archive.read_text(name))
+            except ExportError as error:
+                report.fail(f"{path.name}/{name}", error)
+                continue
             if not text:
                 report.fail(f"{path.name}/{name}", "post body is empty")
                 continue
             slug = post_id.split(".", 1)[1]
             report.documents.append(Document.create(
                 platform="substack", category="article", author=author, url=f"{base_url}/p/{slug}",
-                title=row.get("title") or slug, content=text, published_at=iso_date(row.get("post_date")),
+                title=row.get("title") or slug, content=text, published_at=iso_date(row.get("postdate")),
                 extra={"source": "export"},
             ))
+        for name, note in archive.notes:
+            report.fail(f"{path.name}/{name}", note)
     return report
 
 

@@ -32,11 +32,16 @@ class Example:
             {"role": "assistant", "content": self.answer},
         ]
 
-    def to_row(self, split: str) -> dict[str, Any]:
-        """The stored row: chat ``messages`` (what TRL's SFTTrainer reads) plus lineage."""
+    def to_row(self, split: str, prompt: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """The stored row: chat ``messages`` (what TRL's SFTTrainer reads) plus lineage.
+
+        ``prompt`` (the turns before the answer, e.g. ``twin_core.prompts.twin_prompt``) replaces
+        the bare instruction.
+        """
+        messages = [*prompt, {"role": "assistant", "content": self.answer}] if prompt else self.messages()
         return {
             "id": self.id,
-            "messages": self.messages(),
+            "messages": messages,
             "document_id": self.document_id,
             "document_hash": self.document_hash,
             "platform": self.platform,
@@ -49,7 +54,7 @@ class Example:
     def from_row(cls, row: dict[str, Any]) -> Example:
         messages = row["messages"]
         return cls(
-            instruction=next(m["content"] for m in messages if m["role"] == "user"),
+            instruction=next(m["content"] for m in reversed(messages) if m["role"] == "user"),
             answer=next(m["content"] for m in messages if m["role"] == "assistant"),
             **{k: row[k] for k in ("document_id", "document_hash", "platform", "category", "task")},
         )

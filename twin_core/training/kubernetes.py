@@ -4,7 +4,7 @@ The Job manifest is not built here: ``infra/terraform/modules/training`` renders
 count, node selector, tolerations, volumes, service account) into the ``training-job`` ConfigMap
 (key ``job.yaml``) of ``TWIN_TRAINING_NAMESPACE``. The launcher reads it, appends
 ``["--config", <the run as inline JSON>]`` to the ``train`` container's args (its command is
-``torchrun --nproc-per-node <gpus> -m twin_core.training.run``), creates the Job and polls its
+``torchrun --nproc-per-node <gpus> -m twin_core.training``), creates the Job and polls its
 status. A failed Job raises ``TrainingFailed`` with the end of its pod's log; a Job still running
 after ``timeout_s`` is deleted (its GPUs would otherwise keep billing) and raises
 ``TrainingTimeout``.

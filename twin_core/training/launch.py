@@ -1,6 +1,6 @@
 """Start a training run: in this process, or as N processes under torchrun or deepspeed.
 
-The subprocess launchers run exactly ``python -m twin_core.training.run --config FILE``, so the
+The subprocess launchers run exactly ``python -m twin_core.training --config FILE``, so the
 multi-process path is the same code as the in-process one.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from twin_core.training.config import TrainingConfig
-from twin_core.training.run import RESULT_FILE, free_port
+from twin_core.training.run import RESULT_FILE, free_port, train
 
 Launcher = Literal["in_process", "python", "torchrun", "deepspeed"]
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def command_for(launcher: Launcher, config_path: Path, nproc: int) -> list[str]:
-    module = "twin_core.training.run"
+    module = "twin_core.training"
     entry = ["-m", module, "--config", str(config_path)]
     if launcher == "python":
         return [sys.executable, *entry]
@@ -69,8 +69,6 @@ def launch(
     if launcher == "in_process":
         if nproc != 1:
             raise ValueError("the in-process launcher runs one process; use torchrun or deepspeed for more")
-        from twin_core.training.run import train
-
         return train(config)
 
     env = subprocess_env()

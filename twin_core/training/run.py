@@ -1,4 +1,4 @@
-"""The training entry point: ``python -m twin_core.training.run --config FILE``.
+"""The trainer: SFT (then optional DPO) of a base model folder, as ``TrainingConfig`` describes.
 
 The same code runs in-process (``train(config)``), as one plain ``python`` process with a
 DeepSpeed config, under ``torchrun --nproc_per_node N`` and under ``deepspeed``. Every rank
@@ -7,16 +7,18 @@ trains; rank 0 writes the adapter, the merged model and ``result.json`` to ``out
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from twin_core.models.chat import encode_chat, prepare_tokenizer, stop_token_ids
+from twin_core.object_store import ObjectStore
+from twin_core.training.checkpoints import download_checkpoint, newest_checkpoint, upload_callback
 from twin_core.training.config import TrainingConfig
+from twin_core.training.store_spec import open_store
 
 RESULT_FILE = "result.json"
 
@@ -45,6 +47,44 @@ def prepare_environment(config: TrainingConfig) -> None:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
 
+class QuantizationUnavailable(RuntimeError):
+    """4-bit/8-bit training was asked for where it cannot run."""
+
+
+def resolve_bf16(config: TrainingConfig) -> bool:
+    """bf16 where the CUDA device supports it (unless the config says otherwise); fp32 on CPU."""
+    import torch
+
+    if config.bf16 is not None:
+        return config.bf16
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def quantized_loading(config: TrainingConfig) -> dict[str, Any]:
+    """``from_pretrained`` arguments for QLoRA: NF4 with double quantization and bf16 compute
+    (4bit), or LLM.int8 (8bit); nothing for ``none``."""
+    if config.quantization == "none":
+        return {}
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if config.quantization == "4bit":
+        quant = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+    else:
+        quant = BitsAndBytesConfig(load_in_8bit=True)
+    return {"quantization_config": quant, "device_map": {"": int(os.environ.get("LOCAL_RANK", "0"))}}
+
+
+def _quiet(trainer: Any) -> None:
+    """No per-step dict printed to stdout: the curve is in the result and the model card."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
 def _rows(path: Path, keep: tuple[str, ...]) -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     if not rows:
@@ -54,6 +94,34 @@ def _rows(path: Path, keep: tuple[str, ...]) -> list[dict[str, Any]]:
 
 def _loss_curve(log_history: list[dict[str, Any]]) -> list[list[float]]:
     return [[int(e["step"]), float(e["loss"])] for e in log_history if "loss" in e and "step" in e]
+
+
+def _eval_curve(log_history: list[dict[str, Any]]) -> list[list[float]]:
+    """Eval loss by step, one point per step (the final evaluation may repeat the last one)."""
+    by_step = {int(e["step"]): float(e["eval_loss"]) for e in log_history if "eval_loss" in e}
+    return [[step, loss] for step, loss in sorted(by_step.items())]
+
+
+def _eval_rows(tokenizer: Any, config: TrainingConfig) -> list[dict[str, Any]]:
+    """The test split as SFT rows; none when the dataset has no test split or no row of it
+    keeps an answer token within max_length."""
+    path = Path(config.dataset_dir) / "test.jsonl"
+    if not path.is_file() or not path.read_text().strip():
+        return []
+    try:
+        return sft_rows(tokenizer, _rows(path, ("messages",)), config.max_length, config.assistant_only_loss)
+    except ValueError:
+        return []
+
+
+def check_trackers(report_to: list[str]) -> None:
+    """Refuse an experiment tracker whose package is missing, before minutes of loading."""
+    import importlib.util
+
+    for tracker in report_to:
+        if importlib.util.find_spec(tracker) is None:
+            raise ValueError(f"report_to names {tracker}, which is not installed here: pip install {tracker} "
+                             "in the training image, or leave report_to empty")
 
 
 def _summary(trainer: Any, output: Any) -> dict[str, Any]:
@@ -73,17 +141,44 @@ def _summary(trainer: Any, output: Any) -> dict[str, Any]:
     }
 
 
+def _resume_point(store: ObjectStore, prefix: str | None, checkpoints_dir: Path) -> Path | None:
+    """The newest complete uploaded checkpoint, fetched once per node (local rank 0 downloads,
+    the other ranks wait); ``None`` for a run's first attempt."""
+    name = newest_checkpoint(store, prefix or "")
+    if name is None:
+        return None
+    import torch.distributed as dist
+
+    distributed = dist.is_available() and dist.is_initialized()
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+        download_checkpoint(store, prefix or "", name, checkpoints_dir)
+        print(f"resuming from {name} of a previous attempt", flush=True)
+    if distributed:
+        dist.barrier()
+    return checkpoints_dir / name
+
+
 def train(config: TrainingConfig) -> dict[str, Any]:
     """Run SFT (then DPO when a preference dataset is given); returns the result summary."""
     prepare_environment(config)
+    import datasets
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    datasets.disable_progress_bars()  # a bar per preparation pass is noise in a training log
+
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     use_cpu = not torch.cuda.is_available()
+    if config.quantization != "none" and use_cpu:
+        raise QuantizationUnavailable(
+            f"quantization {config.quantization!r} (QLoRA with bitsandbytes) needs a CUDA GPU and none is "
+            "visible here: set quantization to none to train the full-precision base on this machine"
+        )
+    check_trackers(config.report_to)
+    bf16 = resolve_bf16(config)
     deepspeed = config.deepspeed_config_path()
     common: dict[str, Any] = dict(
         per_device_train_batch_size=config.per_device_train_batch_size,
@@ -91,11 +186,14 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         warmup_steps=config.warmup_steps,
         logging_steps=config.logging_steps,
         save_strategy="no",
-        report_to=[],
+        report_to=config.report_to,
         seed=config.seed,
         data_seed=config.seed,
         deepspeed=deepspeed,
-        bf16=config.bf16,
+        bf16=bf16,
+        # Explicit, not TRL's default: with LoRA the frozen base needs its inputs to require grad.
+        gradient_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
         # Several CPU processes need this, or DeepSpeed asserts on train_batch_size.
         use_cpu=use_cpu,
         disable_tqdm=True,
@@ -103,12 +201,48 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     )
 
     tokenizer = AutoTokenizer.from_pretrained(config.base_model_dir)
+    prepare_tokenizer(tokenizer, config.chat_template)
+    train_rows = sft_rows(tokenizer, _rows(Path(config.dataset_dir) / "train.jsonl", ("messages",)),
+                          config.max_length, config.assistant_only_loss)
+    eval_rows = _eval_rows(tokenizer, config)
+    checkpoints_dir = output_dir / "checkpoints"
+    saving: dict[str, Any] = (
+        dict(save_strategy="steps", save_steps=config.save_steps) if config.save_steps else {}
+    )
+    # Before the model loads: the arguments carry the DeepSpeed config, and under ZeRO-3 that
+    # makes from_pretrained load inside zero.Init, each rank holding only its shard (a 70B
+    # base would otherwise be loaded whole by every rank first).
+    sft_args = SFTConfig(
+        output_dir=str(checkpoints_dir),
+        learning_rate=config.learning_rate,
+        num_train_epochs=config.num_train_epochs,
+        max_steps=config.max_steps,
+        max_length=config.max_length,
+        packing=config.packing,
+        # The rows come tokenized with their answer mask (sft_rows): TRL's own template-based
+        # mask needs {% generation %} markers that real chat templates do not have.
+        assistant_only_loss=False,
+        per_device_eval_batch_size=config.per_device_train_batch_size,
+        eval_strategy="steps" if eval_rows and config.eval_steps else "no",
+        eval_steps=config.eval_steps or None,
+        **{**common, **saving},
+    )
     # LoRA freezes the base: its weights can stay in bf16 (half the memory). A full fine-tune
     # keeps fp32 master weights and trains in bf16 autocast (DeepSpeed casts them itself).
-    frozen_bf16 = config.bf16 and config.method == "lora"
+    frozen_bf16 = bf16 and config.method == "lora"
     model = AutoModelForCausalLM.from_pretrained(
-        config.base_model_dir, dtype=torch.bfloat16 if frozen_bf16 else torch.float32
+        config.base_model_dir, dtype=torch.bfloat16 if frozen_bf16 else torch.float32,
+        **quantized_loading(config),
     )
+    # ZeRO-3 parameters carry a DeepSpeed id from the moment they are created.
+    partitioned_at_load = hasattr(next(model.parameters()), "ds_id")
+    if config.quantization != "none":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+    # Generation (here, in evaluation and in serving) stops at the template's end of turn.
+    model.generation_config.eos_token_id = stop_token_ids(tokenizer)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
     peft_config = None
     if config.method == "lora":
         from peft import LoraConfig
@@ -118,23 +252,25 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             target_modules=config.lora_target_modules, task_type="CAUSAL_LM",
         )
 
-    train_rows = _rows(Path(config.dataset_dir) / "train.jsonl", ("messages",))
-    sft_args = SFTConfig(
-        output_dir=str(output_dir / "checkpoints"),
-        learning_rate=config.learning_rate,
-        num_train_epochs=config.num_train_epochs,
-        max_steps=config.max_steps,
-        max_length=config.max_length,
-        packing=config.packing,
-        assistant_only_loss=config.assistant_only_loss,
-        **common,
-    )
     started = time.perf_counter()
+    store = open_store(config.checkpoint_store) if config.checkpoint_store else None
+    # After SFTConfig: under torchrun it has set up torch.distributed, which the download needs.
+    resume = _resume_point(store, config.checkpoint_prefix, checkpoints_dir) if store else None
     trainer = SFTTrainer(
         model=model, args=sft_args, train_dataset=Dataset.from_list(train_rows),
+        eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=tokenizer, peft_config=peft_config,
+        callbacks=[upload_callback(store, config.checkpoint_prefix)] if store and config.checkpoint_prefix else None,
     )
-    result: dict[str, Any] = {"sft": _summary(trainer, trainer.train())}
+    _quiet(trainer)
+    sft = _summary(trainer, trainer.train(resume_from_checkpoint=str(resume) if resume else None))
+    sft["resumed_from_step"] = int(resume.name.split("-")[1]) if resume else None
+    sft["partitioned_at_load"] = partitioned_at_load
+    if eval_rows:
+        trainer.evaluate()  # the end of SFT, on the test split; its loss joins the curve
+        sft["eval_loss_curve"] = _eval_curve(trainer.state.log_history)
+        sft["eval_loss"] = sft["eval_loss_curve"][-1][1]
+    result: dict[str, Any] = {"sft": sft}
     final_trainer = trainer
 
     if config.preference_dataset_dir:
@@ -155,6 +291,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             model=trainer.model, args=dpo_args, train_dataset=Dataset.from_list(pairs),
             processing_class=tokenizer,
         )
+        _quiet(final_trainer)
         result["dpo"] = _summary(final_trainer, final_trainer.train())
 
     rank = int(os.environ.get("RANK", "0"))
@@ -164,13 +301,20 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     final_trainer.save_model(str(adapter_dir if config.method == "lora" else merged_dir))
     if rank == 0:
         if config.method == "lora":
-            _merge_adapter(config.base_model_dir, adapter_dir, merged_dir)
+            _merge_adapter(config.base_model_dir, adapter_dir, merged_dir, model.generation_config)
+            tokenizer.save_pretrained(adapter_dir)
+        # The chat template used in training travels with the tokenizer: evaluation and serving
+        # render the same prompt.
         tokenizer.save_pretrained(merged_dir)
         result.update(
             world_size=world_size,
             deepspeed=config.deepspeed,
             method=config.method,
+            precision="bf16" if bf16 else "fp32",
+            quantization=config.quantization,
             wall_s=time.perf_counter() - started,
+            # This rank's peak, the figure that says whether a bigger batch or base would fit.
+            peak_gpu_memory_gb=torch.cuda.max_memory_allocated() / 2**30 if not use_cpu else None,
             adapter_dir=str(adapter_dir) if config.method == "lora" else None,
             merged_dir=str(merged_dir),
         )
@@ -183,7 +327,24 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     return result
 
 
-def _merge_adapter(base_dir: str, adapter_dir: Path, merged_dir: Path) -> None:
+def sft_rows(tokenizer: Any, rows: list[dict[str, Any]], max_length: int, answer_only: bool) -> list[dict[str, Any]]:
+    """Tokenized SFT rows; with ``answer_only`` an ``assistant_masks`` column limits the loss to
+    the answer and its end of turn (TRL turns it into labels)."""
+    out = []
+    for row in rows:
+        encoded = encode_chat(tokenizer, row["messages"], max_length)
+        if answer_only and encoded.answer_tokens == 0:
+            continue  # the prompt alone fills max_length: nothing of the answer to learn from
+        item: dict[str, Any] = {"input_ids": encoded.input_ids}
+        if answer_only:
+            item["assistant_masks"] = encoded.answer_mask
+        out.append(item)
+    if not out:
+        raise ValueError(f"no training example keeps any answer token within max_length={max_length}")
+    return out
+
+
+def _merge_adapter(base_dir: str, adapter_dir: Path, merged_dir: Path, generation_config: Any) -> None:
     """Fold the LoRA weights into a fresh copy of the base: a model TGI loads without peft."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -192,39 +353,7 @@ def _merge_adapter(base_dir: str, adapter_dir: Path, merged_dir: Path) -> None:
     # After a ZeRO-3 run, from_pretrained would partition the fresh copy across ranks (0-sized
     # tensors on this one); the merge happens on rank 0 alone, outside DeepSpeed.
     unset_hf_deepspeed_config()
-    base = AutoModelForCausalLM.from_pretrained(base_dir)
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype="auto")  # the base's own dtype
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    merged.generation_config = generation_config
     merged.save_pretrained(merged_dir, safe_serialization=True)
-
-
-def load_run(value: str) -> dict[str, Any]:
-    """``--config``: a JSON file, or the JSON itself (starts with ``{``), as the Kubernetes
-    launcher passes it."""
-    text = value if value.lstrip().startswith("{") else Path(value).read_text()
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError("--config must hold a JSON object")
-    return data
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Fine-tune the twin (SFT, optional DPO).")
-    parser.add_argument(
-        "--config", required=True,
-        help="TrainingConfig JSON file, or a remote run (file or inline JSON): fetch inputs from the object store, train, register",
-    )
-    # deepspeed's launcher appends --local_rank; LOCAL_RANK in the environment says the same.
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=None)
-    args = parser.parse_args(argv)
-    data = load_run(args.config)
-    from twin_core.training.remote import REMOTE_KIND, RemoteTraining, run_remote
-
-    if data.get("kind") == REMOTE_KIND:
-        run_remote(RemoteTraining.from_dict(data))
-    else:
-        train(TrainingConfig.from_dict(data))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from twin_serving.rag.retrieval import Hit
+from twin_core.chunking import Hit
 
 
 def _normalize(matrix: np.ndarray) -> np.ndarray:

@@ -22,27 +22,41 @@ from twin_serving.service import Answer, TwinRequest
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL_NAME = "llm-twin"
+# ``model: "twin/<author>"`` asks for that author's twin; any other model name (or none) leaves
+# the choice to the request's text, or to the only twin there is.
+TWIN_MODEL_PREFIX = "twin/"
+
+
+def author_of(model: str | None) -> str | None:
+    if model and model.startswith(TWIN_MODEL_PREFIX) and model[len(TWIN_MODEL_PREFIX):].strip():
+        return model[len(TWIN_MODEL_PREFIX):].strip()
+    return None
 
 
 def _finish(reason: str) -> str:
     return "length" if reason == "length" else "stop"
 
 
-@router.get("/models", summary="OpenAI-compatible model list")
-async def models() -> dict:
+@router.get("/models", summary="OpenAI-compatible model list: one `twin/<author>` per author")
+async def models(service: Service) -> dict:
+    names = [MODEL_NAME, *(f"{TWIN_MODEL_PREFIX}{a}" for a in service.known_authors)]
     return {"object": "list",
-            "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "llm-twin"}]}
+            "data": [{"id": n, "object": "model", "created": 0, "owned_by": "llm-twin"} for n in names]}
 
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat completion (streaming too)",
-             responses=ERROR_RESPONSES)
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "JSON, or server-sent events when `stream` is true."},
+                        **ERROR_RESPONSES})
 async def chat_completions(body: ChatCompletionRequest, service: Service):
-    last = body.messages[-1]
-    history = [m.model_dump() for m in body.messages[:-1] if m.role != "system"]
+    at = body.request_index()
+    last = body.messages[at]
+    history = [m.model_dump() for m in body.messages[:at] if m.role != "system"]
     request = TwinRequest(
         question=last.content.strip(), history=history,
         max_new_tokens=body.max_completion_tokens or body.max_tokens or service.settings.default_max_new_tokens,
         temperature=0.7 if body.temperature is None else body.temperature, user_id=body.user,
+        author=author_of(body.model),
     )
     prepared = await run(service, request, "twin.chat")
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"

@@ -1,5 +1,5 @@
 """The twin's web page (``/web``): profiles, collection, asking and status for non-engineers."""
 
-from twin_serving.web.router import router
+from twin_serving.web.router import STATIC_PATH, router, static_files
 
-__all__ = ["router"]
+__all__ = ["STATIC_PATH", "router", "static_files"]

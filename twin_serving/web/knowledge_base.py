@@ -11,5 +11,5 @@ def knowledge_base_size(state: Any) -> dict[str, Any]:
     service = getattr(state, "service", None)
     if service is None:
         raise LookupError("the API is still starting")
-    index = service.retriever.index()  # RetrievalUnavailable names the reason
-    return {"chunks": index.count(), "collection": index.collection}
+    chunks, collection = service.retriever.size()  # RetrievalUnavailable names the reason
+    return {"chunks": chunks, "collection": collection}

@@ -1,7 +1,9 @@
 """Between the page's profile form and ``twin.yaml``.
 
 Validation is ``twin_core.profiles``' own (the pydantic models and the path checks), only
-reported per field so the page can show each message next to the input it is about.
+reported per field so the page can show each message next to the input it is about. Saving
+merges the form into the file as it is (``twin_core.profile_document``): comments, order and
+settings the form does not show survive.
 """
 
 from __future__ import annotations
@@ -15,7 +17,24 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from twin_core.profiles import PLATFORM_KEYS, ProfileError, Profiles, save_profiles
+from twin_core.profile_document import (
+    SOURCE_KEY,
+    ProfileDocumentError,
+    load_document,
+    merge_authors,
+    to_plain,
+    write_document,
+)
+from twin_core.profiles import (
+    PLATFORM_KEYS,
+    GitHubSource,
+    LinkedInSource,
+    MediumSource,
+    ProfileError,
+    Profiles,
+    SubstackSource,
+    WebSource,
+)
 
 FORM_ERROR = "form"
 MAX_EXPORT_BYTES = 200 * 1024 * 1024
@@ -32,10 +51,13 @@ class FieldErrors(ValueError):
 def profiles_to_form(profiles: Profiles) -> dict[str, Any]:
     """Every platform present (empty when unused), so the page can render one form shape."""
     authors = []
-    for author in profiles.authors:
+    for index, author in enumerate(profiles.authors):
         data = author.model_dump(mode="json")
         for platform in PLATFORM_KEYS:
             data[platform] = data.get(platform) or {}
+        # Which author of the file this is, so a save edits it in place (and notices if the
+        # file changed underneath).
+        data[SOURCE_KEY] = {"index": index, "name": author.name}
         authors.append(data)
     return {"authors": authors}
 
@@ -104,12 +126,22 @@ def validate_form(data: Any, base_dir: Path) -> Profiles:
 
 
 def save_form(data: Any, path: Path) -> Profiles:
-    """Validate and atomically replace ``path`` (``save_profiles`` writes a temp file first)."""
-    profiles = validate_form(data, path.resolve().parent)
+    """Merge the form into ``path``'s own YAML, validate the result, then replace the file
+    atomically. Nothing is written unless the whole result is valid."""
+    if not isinstance(data, dict) or not isinstance(data.get("authors"), list):
+        raise FieldErrors({FORM_ERROR: "expected an object with an 'authors' list"})
+    if not all(isinstance(author, dict) for author in data["authors"]):
+        raise FieldErrors({FORM_ERROR: "each author must be an object"})
     try:
-        save_profiles(profiles, path)
-    except ProfileError as error:
+        document = load_document(path)
+        merge_authors(document, data["authors"], FIELD_DEFAULTS)
+    except ProfileDocumentError as error:
         raise FieldErrors({FORM_ERROR: str(error)}) from None
+    profiles = validate_form(to_plain(document), path.resolve().parent)
+    try:
+        write_document(document, path)
+    except OSError as error:
+        raise FieldErrors({FORM_ERROR: f"could not write {path.name}: {error.strerror}"}) from None
     return profiles
 
 
@@ -160,8 +192,26 @@ FORM_FIELDS: list[tuple[str, str, list[tuple[str, str, str, str]]]] = [
     ("github", "GitHub", [
         ("user", "User", "text", "Reads this user's own (non-fork) repositories."),
         ("repositories", "Repositories", "list", "https://github.com/owner/name or local folders, one per line."),
+        ("paths", "Only these files", "list", "Glob patterns such as src/*.py, one per line; empty reads every code file."),
     ]),
     ("web", "Other articles", [
         ("articles", "Article links", "list", "Any other article URLs, one per line."),
     ]),
 ]
+
+SOURCE_MODELS = {
+    "linkedin": LinkedInSource,
+    "medium": MediumSource,
+    "substack": SubstackSource,
+    "github": GitHubSource,
+    "web": WebSource,
+}
+# Each form field's default in the profile model: a field absent from the file stays absent
+# when the form sends its default.
+FIELD_DEFAULTS: dict[str, dict[str, Any]] = {
+    platform: {
+        field: SOURCE_MODELS[platform].model_fields[field].get_default(call_default_factory=True)
+        for field, _label, _kind, _hint in fields
+    }
+    for platform, _legend, fields in FORM_FIELDS
+}

@@ -15,15 +15,23 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.staticfiles import StaticFiles
 
 from twin_core.profiles import PLATFORM_KEYS, ProfileError, load_profiles
+from twin_core.settings import Settings as TwinSettings
 from twin_serving.deps import Service
+from twin_serving.request_guard import client_address
 from twin_serving.routers import generate
-from twin_serving.schemas import GenerateRequest
+from twin_serving.schemas import MAX_LINKS, GenerateRequest
 from twin_serving.web import security
-from twin_serving.web.dagster_launcher import CollectionLauncher, DagsterUnavailable
+from twin_serving.web.dagster_launcher import (
+    CollectionLauncher,
+    CollectionRunning,
+    DagsterUnavailable,
+)
+from twin_serving.web.plain_errors import plain_error, plain_stream
 from twin_serving.web.profile_form import (
     FORM_FIELDS,
     FieldErrors,
@@ -31,11 +39,10 @@ from twin_serving.web.profile_form import (
     save_form,
     store_export,
 )
-from twin_serving.web.settings import WebSettings, get_web_settings
-from twin_serving.web.status import collect_status
+from twin_serving.web.prompt_length import PromptLengthRequest, prompt_length
+from twin_serving.web.status import collect_status, served_model
 
 HERE = Path(__file__).parent
-STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 templates = Jinja2Templates(directory=HERE / "templates")
 
 # The page renders corpus text, which is untrusted HTML from the web: no inline script, no
@@ -51,22 +58,39 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 
-Settings = Annotated[WebSettings, Depends(get_web_settings)]
+def app_settings(request: Request) -> TwinSettings:
+    """The app's one settings object (``create_app(settings)``): the page edits the profiles
+    file the pipeline reads and talks to the Dagster the pipeline runs in."""
+    return request.app.state.settings
+
+
+Settings = Annotated[TwinSettings, Depends(app_settings)]
 
 router = APIRouter(prefix="/web", tags=["web page"], include_in_schema=False)
+STATIC_PATH = "/web/static"
+
+
+class StaticAssets(StaticFiles):
+    """The page's script and style sheet (Starlette confines paths to the folder)."""
+
+    async def get_response(self, path: str, scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def static_files() -> StaticAssets:
+    return StaticAssets(directory=HERE / "static")
 
 
 def api_key(request: Request) -> str | None:
     """The API's own key (``TWIN_API_KEY`` in the app's settings): one key for API and page."""
-    secret = getattr(request.app.state.settings, "api_key", None)
+    secret = request.app.state.settings.serving.api_key
     return secret.get_secret_value() or None if secret is not None else None
 
 
 def _logged_in(request: Request) -> bool:
-    key = api_key(request)
-    return key is None or security.session_is_valid(
-        request.cookies.get(security.SESSION_COOKIE), key
-    )
+    return security.logged_in(request, api_key(request))
 
 
 def require_login(request: Request) -> None:
@@ -109,6 +133,7 @@ def page(request: Request) -> Response:
             ],
             "login_required": api_key(request) is not None,
             "form_fields": FORM_FIELDS,
+            "max_links": MAX_LINKS,
         },
     )
 
@@ -129,10 +154,14 @@ async def login(request: Request, settings: Settings) -> Response:
     if key is None:
         return RedirectResponse(request.url_for("page"), status_code=303)
     given = (form.get("api_key") or [""])[0]
+    # Too many wrong keys from this client were refused before the body was read (429).
+    throttle, client = request.app.state.key_throttle, client_address(request.scope)
     if not given or not security.key_matches(given, key):
+        throttle.failed(client)
         return _page(request, "login.html", {"error": "That key is not the API key."}, 401)
+    throttle.succeeded(client)
     response = RedirectResponse(request.url_for("page"), status_code=303)
-    lifetime = settings.session_hours * 3600
+    lifetime = settings.web.session_hours * 3600
     security.set_session_cookie(request, response, security.make_session(key, lifetime), lifetime)
     return response
 
@@ -142,15 +171,6 @@ def logout(request: Request) -> Response:
     response = JSONResponse({"ok": True})
     security.clear_session_cookie(request, response)
     return response
-
-
-@router.get("/static/{name}")
-def static(name: str) -> Response:
-    if name not in STATIC_FILES:
-        raise HTTPException(404, "No such file.")
-    return FileResponse(
-        HERE / "static" / name, media_type=STATIC_FILES[name], headers={"X-Content-Type-Options": "nosniff"}
-    )
 
 
 # -- profiles ------------------------------------------------------------------------------------
@@ -202,10 +222,21 @@ async def upload_export(
 
 # -- collection ------------------------------------------------------------------------------------
 def _launcher(settings: Settings) -> CollectionLauncher:
-    return CollectionLauncher.from_settings(settings)
+    return CollectionLauncher.from_settings(settings.web)
 
 
 Launcher = Annotated[CollectionLauncher, Depends(_launcher)]
+
+
+def _author_slugs(request: Request) -> list[str]:
+    """Every author in the profiles, as the partition keys their collection runs under."""
+    from twin_core.authors import profile_slugs
+
+    try:
+        profiles = load_profiles(app_settings(request).profiles)
+    except ProfileError as error:
+        raise DagsterUnavailable(f"The profiles cannot be read ({error}): fix them on this page first.") from None
+    return profile_slugs(profiles)
 
 
 def _unavailable(error: DagsterUnavailable) -> JSONResponse:
@@ -213,13 +244,39 @@ def _unavailable(error: DagsterUnavailable) -> JSONResponse:
 
 
 @Api.post("/collection", dependencies=Changes)
-async def launch_collection(launcher: Launcher) -> Response:
+async def launch_collection(request: Request, launcher: Launcher) -> Response:
+    """Starts a collection run per author, or answers 409 with the run Dagster already has going
+    (the page then follows that one): Dagster's runs are the truth, not what this page remembers."""
     try:
-        run_id = await run_in_threadpool(launcher.launch, {"twin/launched_by": "web"})
+        authors = _author_slugs(request)
+        run_id = await run_in_threadpool(launcher.launch, authors, {"twin/launched_by": "web"})
         progress = await run_in_threadpool(launcher.progress, run_id)
+    except CollectionRunning as running:
+        try:
+            progress = await run_in_threadpool(launcher.progress, running.run_id)
+        except DagsterUnavailable as error:
+            return _unavailable(error)
+        body = _progress_json(progress)
+        body["error"] = (
+            f"{running} Only one collection runs at a time: this page follows that run instead."
+        )
+        return JSONResponse(body, 409)
     except DagsterUnavailable as error:
         return _unavailable(error)
     return JSONResponse(_progress_json(progress), 202)
+
+
+@Api.get("/collection/current")
+async def current_collection(launcher: Launcher) -> Response:
+    """The run to show after a reload: the one queued or running, else the last one."""
+    try:
+        run_id = await run_in_threadpool(launcher.current_run)
+        if run_id is None:
+            return JSONResponse({"run": None})
+        progress = await run_in_threadpool(launcher.progress, run_id)
+    except DagsterUnavailable as error:
+        return _unavailable(error)
+    return JSONResponse({"run": _progress_json(progress)})
 
 
 @Api.get("/collection/{run_id}")
@@ -240,6 +297,9 @@ def _progress_json(progress) -> dict[str, Any]:
         "run_id": progress.run_id,
         "status": progress.status,
         "finished": progress.finished,
+        "outcome": progress.outcome,
+        "failures": progress.failures,
+        "follow_on": [vars(run) for run in progress.follow_on],
         "url": progress.url,
         "counts": progress.counts,
         "steps_done": progress.steps_done,
@@ -252,14 +312,44 @@ def _progress_json(progress) -> dict[str, Any]:
 @Api.post("/ask", dependencies=Changes)
 async def ask(body: GenerateRequest, service: Service) -> Response:
     """The API's own ``/v1/generate`` handler, streaming: same validation, RAG, tracing and
-    errors; only the credential differs (the session instead of the key)."""
-    return await generate.generate(body.model_copy(update={"stream": True}), service)
+    limits; only the credential differs (the session instead of the key), and failures are put
+    in plain words on the field they concern. When the page stops reading (Stop), the response
+    is cancelled and with it the request to the model server, which then stops generating."""
+    try:
+        response = await generate.generate(body.model_copy(update={"stream": True}), service)
+    except Exception as error:
+        plain = plain_error(error)
+        if plain is None:
+            raise
+        return JSONResponse(plain.body(), plain.status)
+    response.body_iterator = plain_stream(response.body_iterator)
+    return response
+
+
+@Api.post("/prompt-length")
+async def measure_prompt(body: PromptLengthRequest, service: Service) -> dict[str, Any]:
+    """Tokens the prompt takes with the served model's tokenizer and chat template, against the
+    model's real budget, for the counter under the prompt box."""
+    return await prompt_length(service, body)
 
 
 # -- status ----------------------------------------------------------------------------------------
 @Api.get("/status")
 async def status(request: Request, launcher: Launcher) -> dict[str, Any]:
-    return await run_in_threadpool(collect_status, request.app.state, launcher)
+    parts = await run_in_threadpool(collect_status, request.app.state, launcher)
+    parts["served"] = await served_model(request.app.state)
+    return parts
+
+
+@Api.get("/dagster")
+async def dagster_reachable(launcher: Launcher) -> dict[str, Any]:
+    """Dagster's part of the page's live status line (the model server's and Milvus' come from
+    the API's own ``/ready``)."""
+    try:
+        version = await run_in_threadpool(launcher.ping)
+    except DagsterUnavailable as error:
+        return {"ok": False, "detail": str(error)}
+    return {"ok": True, "detail": f"Dagster {version} at {launcher.ui_url}"}
 
 
 router.include_router(Api)

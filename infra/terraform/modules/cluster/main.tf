@@ -128,7 +128,7 @@ resource "aws_eks_node_group" "system" {
   depends_on = [aws_iam_role_policy_attachment.node]
 }
 
-# GPU pools start and rest at min_size (0 by default): a training job or a TGI replica pending on
+# GPU pools start and rest at min_size (0 by default): a training job or an engine replica pending on
 # nvidia.com/gpu makes the autoscaler add a node; idle nodes are removed after scale_down_unneeded.
 resource "aws_eks_node_group" "gpu" {
   for_each        = var.gpu_node_groups

@@ -199,6 +199,8 @@ locals {
             tagConcurrencyLimits = [
               { key = "twin/compute", value = "training", limit = var.training_concurrency_limit },
               { key = "twin/compute", value = "embedding", limit = var.embedding_concurrency_limit },
+              # Collection runs write the warehouse: one at a time, whoever starts them.
+              { key = "twin/job", value = "collection", limit = 1 },
             ]
           }
         }

@@ -72,7 +72,7 @@ data "aws_iam_policy_document" "training" {
   }
 }
 
-# --- Serving: TGI and the API only read the model registry -------------------------------------
+# --- Serving: the engine and the API only read the model registry ------------------------------
 
 data "aws_iam_policy_document" "serving" {
   statement {

@@ -1,40 +1,78 @@
-# Inference: TGI serving the registry's production model, scaled on request load by the KEDA
-# HTTP add-on (optionally to zero: GPU hours are the largest bill), and the `twin serve` API.
+# Inference: one engine (TGI by default, or vLLM) serving the shared base with every twin's LoRA
+# adapter, scaled on request load by the KEDA HTTP add-on (optionally to zero: GPU hours are the
+# largest bill), and the `twin serve` API.
 #
-# Model loading: an init container resolves models/<name>/aliases/production to a version and
-# syncs the merged weights models/<name>/<version>/model/ from S3 into the pod; TGI loads it from local disk. Promotion
-# writes the alias and then patches the pod template annotation twin/model-version (the Dagster
-# service account may patch this one deployment), which rolls the deployment.
+# Model loading: an init container (fetch_models.py, run with the API image's Python) resolves
+# each adapter's models/<model>/aliases/production to a version, reads its card for the base it
+# was trained on, and copies the base's weights to /data/model and each adapter to
+# /data/adapters/<id>; the engine loads them from local disk and applies the adapter a request
+# names. With serve_adapters = false it copies the one merged export instead. Promotion writes the
+# alias and then patches the pod template annotation twin/model-version (the Dagster service
+# account may patch this one deployment), which rolls the deployment.
 
 locals {
-  tgi_labels  = { "app.kubernetes.io/name" = "tgi", "app.kubernetes.io/part-of" = "llm-twin" }
-  api_labels  = { "app.kubernetes.io/name" = "twin-api", "app.kubernetes.io/part-of" = "llm-twin" }
-  models_root = "s3://${var.model_bucket}/${var.model_prefix}models/${var.model_name}"
-  tgi_host    = "tgi.${module.env.namespace}.svc.cluster.local"
-  tgi_port    = 8080
+  engine_labels = { "app.kubernetes.io/name" = "engine", "app.kubernetes.io/part-of" = "llm-twin" }
+  api_labels    = { "app.kubernetes.io/name" = "twin-api", "app.kubernetes.io/part-of" = "llm-twin" }
+  engine_host   = "engine.${module.env.namespace}.svc.cluster.local"
+  engine_port   = 8080
+  model_dir     = "/data/model"
+  adapters_dir  = "/data/adapters"
+
+  # Requests name an adapter id as their model; without adapters the one merged model answers
+  # to its adapter's id, so callers send the same name either way.
+  base_name = var.serve_adapters ? "base" : sort(keys(var.adapters))[0]
+
+  # id=/data/adapters/id, the form both engines take for local adapters.
+  adapter_specs = [for id in sort(keys(var.adapters)) : "${id}=${local.adapters_dir}/${id}"]
 
   tgi_env = merge(
     {
-      MODEL_ID         = "/data/model"
-      PORT             = tostring(local.tgi_port)
+      MODEL_ID         = local.model_dir
+      PORT             = tostring(local.engine_port)
       HOSTNAME         = "0.0.0.0"
-      NUM_SHARD        = tostring(var.tgi.gpus)
-      MAX_INPUT_TOKENS = tostring(var.tgi.max_input_tokens)
-      MAX_TOTAL_TOKENS = tostring(var.tgi.max_total_tokens)
+      NUM_SHARD        = tostring(var.engine.gpus)
+      MAX_INPUT_TOKENS = tostring(var.engine.max_input_tokens)
+      MAX_TOTAL_TOKENS = tostring(var.engine.max_total_tokens)
       HF_HOME          = "/data/hf"
       HF_HUB_OFFLINE   = "1"
     },
-    var.tgi.quantize == null ? {} : { QUANTIZE = var.tgi.quantize },
+    var.serve_adapters ? { LORA_ADAPTERS = join(",", local.adapter_specs) } : {},
+    var.engine.quantize == null ? {} : { QUANTIZE = var.engine.quantize },
   )
 
-  # Resolve the production alias, then copy that version's files next to TGI.
-  fetch_model = <<-EOT
-    set -eu
-    version=$(aws s3 cp "${local.models_root}/aliases/production" - | tr -d '[:space:]')
-    test -n "$version"
-    aws s3 sync --only-show-errors "${local.models_root}/$version/model/" /data/model/
-    echo "serving ${var.model_name} version $version"
-  EOT
+  # vLLM writes compile and kernel caches; the root filesystem is read-only, so they go to /data.
+  vllm_env = {
+    HOME             = "/tmp"
+    HF_HOME          = "/data/hf"
+    HF_HUB_OFFLINE   = "1"
+    VLLM_CACHE_ROOT  = "/data/cache/vllm"
+    TRITON_CACHE_DIR = "/data/cache/triton"
+    XDG_CACHE_HOME   = "/data/cache"
+  }
+  vllm_args = concat(
+    [
+      "serve", local.model_dir,
+      "--host", "0.0.0.0",
+      "--port", tostring(local.engine_port),
+      "--served-model-name", local.base_name,
+      "--max-model-len", tostring(var.engine.max_total_tokens),
+      "--tensor-parallel-size", tostring(var.engine.gpus),
+    ],
+    var.serve_adapters ? concat(
+      ["--enable-lora", "--max-loras", tostring(length(var.adapters)),
+      "--max-lora-rank", tostring(var.engine.max_lora_rank), "--lora-modules"],
+      local.adapter_specs,
+    ) : [],
+    var.engine.quantize == null ? [] : ["--quantization", var.engine.quantize],
+  )
+
+  # The same pod, probes and autoscaling for both engines; only image, arguments and environment
+  # differ. TGI is configured by environment, vLLM by arguments.
+  vllm           = var.serving_engine == "vllm"
+  engine_image   = local.vllm ? var.vllm_image : var.tgi_image
+  engine_command = local.vllm ? ["vllm"] : null
+  engine_args    = local.vllm ? local.vllm_args : null
+  engine_env     = local.vllm ? tomap(local.vllm_env) : tomap(local.tgi_env)
 
   restricted_security_context = {
     run_as_non_root            = true
@@ -65,13 +103,13 @@ resource "aws_eks_pod_identity_association" "serving" {
   role_arn        = var.role_arn
 }
 
-# --- TGI -------------------------------------------------------------------------------------
+# --- Engine (TGI or vLLM) ------------------------------------------------------------------
 
-resource "kubernetes_deployment_v1" "tgi" {
+resource "kubernetes_deployment_v1" "engine" {
   metadata {
-    name      = "tgi"
+    name      = "engine"
     namespace = module.env.namespace
-    labels    = local.tgi_labels
+    labels    = local.engine_labels
   }
 
   # KEDA owns the replica count; nothing to wait for when scaled to zero.
@@ -80,7 +118,7 @@ resource "kubernetes_deployment_v1" "tgi" {
   spec {
     replicas = var.scale_to_zero ? 0 : var.min_replicas
     selector {
-      match_labels = local.tgi_labels
+      match_labels = local.engine_labels
     }
 
     strategy {
@@ -93,7 +131,7 @@ resource "kubernetes_deployment_v1" "tgi" {
 
     template {
       metadata {
-        labels      = local.tgi_labels
+        labels      = local.engine_labels
         annotations = { "twin/model-version" = "production" }
       }
 
@@ -123,13 +161,28 @@ resource "kubernetes_deployment_v1" "tgi" {
         }
 
         init_container {
-          name              = "fetch-model"
-          image             = var.aws_cli_image
+          name              = "fetch-models"
+          image             = var.api_image
           image_pull_policy = "Always"
-          command           = ["/bin/sh", "-c", local.fetch_model]
-          env {
-            name  = "HOME"
-            value = "/tmp"
+          command           = ["python", "-c", file("${path.module}/fetch_models.py")]
+          env_from {
+            config_map_ref {
+              name = module.env.config_map_name
+            }
+          }
+          dynamic "env" {
+            for_each = {
+              MODELS_BUCKET  = var.model_bucket
+              MODELS_PREFIX  = var.model_prefix
+              ADAPTERS       = jsonencode(var.adapters)
+              SERVE_ADAPTERS = var.serve_adapters ? "1" : "0"
+              DEST           = "/data"
+              HOME           = "/tmp"
+            }
+            content {
+              name  = env.key
+              value = env.value
+            }
           }
           resources {
             requests = { cpu = "500m", memory = "512Mi" }
@@ -154,12 +207,14 @@ resource "kubernetes_deployment_v1" "tgi" {
         }
 
         container {
-          name              = "tgi"
-          image             = var.tgi_image
+          name              = "engine"
+          image             = local.engine_image
           image_pull_policy = "Always"
+          command           = local.engine_command
+          args              = local.engine_args
 
           dynamic "env" {
-            for_each = local.tgi_env
+            for_each = local.engine_env
             content {
               name  = env.key
               value = env.value
@@ -168,15 +223,16 @@ resource "kubernetes_deployment_v1" "tgi" {
 
           port {
             name           = "http"
-            container_port = local.tgi_port
+            container_port = local.engine_port
           }
 
           resources {
-            requests = { cpu = var.tgi.cpu, memory = var.tgi.memory, "nvidia.com/gpu" = tostring(var.tgi.gpus) }
-            limits   = { cpu = var.tgi.cpu, memory = var.tgi.memory, "nvidia.com/gpu" = tostring(var.tgi.gpus) }
+            requests = { cpu = var.engine.cpu, memory = var.engine.memory, "nvidia.com/gpu" = tostring(var.engine.gpus) }
+            limits   = { cpu = var.engine.cpu, memory = var.engine.memory, "nvidia.com/gpu" = tostring(var.engine.gpus) }
           }
 
-          # Loading weights takes minutes; the startup probe covers it so liveness stays strict.
+          # Both engines answer GET /health once the model is loaded. Loading weights takes
+          # minutes; the startup probe covers it so liveness stays strict.
           startup_probe {
             http_get {
               path = "/health"
@@ -218,7 +274,7 @@ resource "kubernetes_deployment_v1" "tgi" {
             name       = "tmp"
             mount_path = "/tmp"
           }
-          # NCCL between shards needs a large /dev/shm.
+          # NCCL between shards (TGI) or tensor-parallel workers (vLLM) needs a large /dev/shm.
           volume_mount {
             name       = "shm"
             mount_path = "/dev/shm"
@@ -228,7 +284,7 @@ resource "kubernetes_deployment_v1" "tgi" {
         volume {
           name = "data"
           empty_dir {
-            size_limit = var.tgi.model_disk
+            size_limit = var.engine.model_disk
           }
         }
         volume {
@@ -256,26 +312,27 @@ resource "kubernetes_deployment_v1" "tgi" {
   }
 }
 
-resource "kubernetes_service_v1" "tgi_backend" {
+resource "kubernetes_service_v1" "engine_backend" {
   metadata {
-    name      = "tgi-backend"
+    name      = "engine-backend"
     namespace = module.env.namespace
   }
   spec {
-    selector = local.tgi_labels
+    selector = local.engine_labels
     port {
       name        = "http"
-      port        = local.tgi_port
+      port        = local.engine_port
       target_port = "http"
     }
   }
 }
 
-# Callers use TGI_URL=http://tgi.<ns>.svc.cluster.local:8080, which lands on the KEDA
-# interceptor; it counts the request, wakes TGI if needed and forwards to tgi-backend.
-resource "kubernetes_service_v1" "tgi" {
+# Callers use TGI_URL=http://engine.<ns>.svc.cluster.local:8080 (either engine), which lands on
+# the KEDA interceptor; it counts the request, wakes the engine if needed and forwards to
+# engine-backend.
+resource "kubernetes_service_v1" "engine" {
   metadata {
-    name      = "tgi"
+    name      = "engine"
     namespace = module.env.namespace
   }
   spec {
@@ -284,18 +341,18 @@ resource "kubernetes_service_v1" "tgi" {
   }
 }
 
-resource "kubernetes_manifest" "tgi_scaler" {
+resource "kubernetes_manifest" "engine_scaler" {
   manifest = {
     apiVersion = "http.keda.sh/v1alpha1"
     kind       = "HTTPScaledObject"
-    metadata   = { name = "tgi", namespace = module.env.namespace }
+    metadata   = { name = "engine", namespace = module.env.namespace }
     spec = {
-      hosts = [local.tgi_host, "${local.tgi_host}:${local.tgi_port}"]
+      hosts = [local.engine_host, "${local.engine_host}:${local.engine_port}"]
       scaleTargetRef = {
-        name    = kubernetes_deployment_v1.tgi.metadata[0].name
+        name    = kubernetes_deployment_v1.engine.metadata[0].name
         kind    = "Deployment"
-        service = kubernetes_service_v1.tgi_backend.metadata[0].name
-        port    = local.tgi_port
+        service = kubernetes_service_v1.engine_backend.metadata[0].name
+        port    = local.engine_port
       }
       replicas = {
         min = var.scale_to_zero ? 0 : var.min_replicas
@@ -312,20 +369,20 @@ resource "kubernetes_manifest" "tgi_scaler" {
 # Promotion (a Dagster run) may patch this one deployment to roll it, nothing else.
 resource "kubernetes_role_v1" "rollout" {
   metadata {
-    name      = "tgi-rollout"
+    name      = "engine-rollout"
     namespace = module.env.namespace
   }
   rule {
     api_groups     = ["apps"]
     resources      = ["deployments"]
-    resource_names = [kubernetes_deployment_v1.tgi.metadata[0].name]
+    resource_names = [kubernetes_deployment_v1.engine.metadata[0].name]
     verbs          = ["get", "patch"]
   }
 }
 
 resource "kubernetes_role_binding_v1" "rollout" {
   metadata {
-    name      = "tgi-rollout"
+    name      = "engine-rollout"
     namespace = module.env.namespace
   }
   role_ref {

@@ -1,16 +1,21 @@
 output "namespace" {
-  description = "Namespace of TGI and the API."
+  description = "Namespace of the engine and the API."
   value       = module.env.namespace
 }
 
-output "tgi_url" {
-  description = "TGI_URL for the applications (through the KEDA interceptor)."
-  value       = "http://${local.tgi_host}:${local.tgi_port}"
+output "engine_url" {
+  description = "TGI_URL for the applications, whichever the engine (through the KEDA interceptor)."
+  value       = "http://${local.engine_host}:${local.engine_port}"
 }
 
-output "tgi_deployment" {
-  description = "<namespace>/<name> of the TGI deployment that promotion patches."
-  value       = "${module.env.namespace}/${kubernetes_deployment_v1.tgi.metadata[0].name}"
+output "engine_deployment" {
+  description = "<namespace>/<name> of the engine deployment that promotion patches."
+  value       = "${module.env.namespace}/${kubernetes_deployment_v1.engine.metadata[0].name}"
+}
+
+output "served_models" {
+  description = "Model names requests may ask for: the adapter ids (and base when adapters are served)."
+  value       = var.serve_adapters ? concat(["base"], sort(keys(var.adapters))) : sort(keys(var.adapters))
 }
 
 output "api_service" {

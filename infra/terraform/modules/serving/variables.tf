@@ -1,6 +1,6 @@
 variable "namespace" {
   type        = string
-  description = "Namespace for TGI and the API."
+  description = "Namespace for the engine and the API."
   default     = "twin-serving"
 }
 
@@ -45,20 +45,20 @@ variable "model_prefix" {
   }
 }
 
-variable "model_name" {
+variable "serving_engine" {
   type        = string
-  description = "Registry model name: TGI serves models/<model_name>/<version named by aliases/production>/."
-  default     = "twin"
+  description = "Inference engine: tgi (Text Generation Inference) or vllm. Both serve the OpenAI-compatible Messages API the API generates through."
+  default     = "tgi"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9._-]+$", var.model_name))
-    error_message = "model_name must be a single path segment."
+    condition     = contains(["tgi", "vllm"], var.serving_engine)
+    error_message = "serving_engine must be tgi or vllm."
   }
 }
 
 variable "tgi_image" {
   type        = string
-  description = "Official TGI image, pinned to a version."
+  description = "Official TGI image, pinned to a version (serving_engine = tgi)."
   default     = "ghcr.io/huggingface/text-generation-inference:3.3.4"
 
   validation {
@@ -67,15 +67,42 @@ variable "tgi_image" {
   }
 }
 
-variable "aws_cli_image" {
+variable "vllm_image" {
   type        = string
-  description = "Image of the init container that copies the model from S3."
-  default     = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
+  description = "Official vLLM OpenAI-compatible server image, pinned to a version (serving_engine = vllm)."
+  default     = "vllm/vllm-openai:v0.11.0"
 
   validation {
-    condition     = can(regex(":[0-9][^:]*$", var.aws_cli_image)) || can(regex("@sha256:", var.aws_cli_image))
-    error_message = "aws_cli_image must be pinned to a version tag or digest."
+    condition     = can(regex(":v?[0-9][^:]*$", var.vllm_image)) || can(regex("@sha256:", var.vllm_image))
+    error_message = "vllm_image must be pinned to a version tag or digest."
   }
+}
+
+variable "adapters" {
+  type        = map(string)
+  description = "LoRA adapters the engine serves on the shared base: adapter id (the model name requests use) => registry model under models/ whose production alias names the version."
+  default     = { twin = "twin" }
+
+  validation {
+    condition     = length(var.adapters) >= 1 && alltrue([for id in keys(var.adapters) : can(regex("^[a-z0-9][a-z0-9-]{0,62}$", id))])
+    error_message = "adapters needs at least one entry; ids are lower-case letters, digits and dashes."
+  }
+
+  validation {
+    condition     = alltrue([for model in values(var.adapters) : can(regex("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$", model))])
+    error_message = "adapters values are registry model paths under models/, such as twin or twin/alice."
+  }
+
+  validation {
+    condition     = var.serve_adapters || length(var.adapters) == 1
+    error_message = "without adapters (serve_adapters = false) the engine serves one merged model: give exactly one entry."
+  }
+}
+
+variable "serve_adapters" {
+  type        = bool
+  description = "Serve the base with LoRA adapters (TGI LORA_ADAPTERS, vLLM --enable-lora); false serves the one adapter's merged export, for versions trained without LoRA."
+  default     = true
 }
 
 variable "api_image" {
@@ -88,7 +115,7 @@ variable "api_image" {
   }
 }
 
-variable "tgi" {
+variable "engine" {
   type = object({
     max_input_tokens = number
     max_total_tokens = number
@@ -97,38 +124,49 @@ variable "tgi" {
     cpu              = optional(string, "4")
     memory           = optional(string, "24Gi")
     model_disk       = optional(string, "60Gi")
+    max_lora_rank    = optional(number, 64)
   })
-  description = "TGI settings: token limits, quantization (null for none), GPUs per replica (shards), CPU/memory, local disk for weights."
+  description = "Engine settings: token limits (vLLM's max model length is max_total_tokens), quantization in the engine's own terms (null for none), GPUs per replica (shards / tensor parallel), CPU/memory, local disk for the base and adapters, the largest LoRA rank served."
   default = {
     max_input_tokens = 3072
     max_total_tokens = 4096
   }
 
   validation {
-    condition     = var.tgi.max_input_tokens >= 1 && var.tgi.max_input_tokens < var.tgi.max_total_tokens
-    error_message = "tgi.max_input_tokens must be positive and smaller than tgi.max_total_tokens."
+    condition     = var.engine.max_input_tokens >= 1 && var.engine.max_input_tokens < var.engine.max_total_tokens
+    error_message = "engine.max_input_tokens must be positive and smaller than engine.max_total_tokens."
   }
 
   validation {
-    condition     = var.tgi.quantize == null || contains(["awq", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4", "eetq", "exl2", "fp8", "gptq", "marlin"], coalesce(var.tgi.quantize, "none"))
-    error_message = "tgi.quantize must be null or one of TGI's methods: awq, bitsandbytes, bitsandbytes-nf4, bitsandbytes-fp4, eetq, exl2, fp8, gptq, marlin."
+    condition = var.engine.quantize == null || contains(
+      var.serving_engine == "vllm"
+      ? ["awq", "awq_marlin", "gptq", "gptq_marlin", "bitsandbytes", "fp8", "compressed-tensors"]
+      : ["awq", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4", "eetq", "exl2", "fp8", "gptq", "marlin"],
+      coalesce(var.engine.quantize, "none"),
+    )
+    error_message = "engine.quantize must be null or a method of the chosen engine: TGI awq, bitsandbytes, bitsandbytes-nf4, bitsandbytes-fp4, eetq, exl2, fp8, gptq, marlin; vLLM awq, awq_marlin, gptq, gptq_marlin, bitsandbytes, fp8, compressed-tensors."
   }
 
   validation {
-    condition     = contains([1, 2, 4, 8], var.tgi.gpus)
-    error_message = "tgi.gpus must be 1, 2, 4 or 8."
+    condition     = contains([1, 2, 4, 8], var.engine.gpus)
+    error_message = "engine.gpus must be 1, 2, 4 or 8."
+  }
+
+  validation {
+    condition     = contains([8, 16, 32, 64, 128, 256], var.engine.max_lora_rank)
+    error_message = "engine.max_lora_rank must be 8, 16, 32, 64, 128 or 256 (vLLM's supported ranks)."
   }
 }
 
 variable "scale_to_zero" {
   type        = bool
-  description = "Let TGI scale to zero replicas when idle; the first request then waits for a GPU node and model load (minutes)."
+  description = "Let the engine scale to zero replicas when idle; the first request then waits for a GPU node and model load (minutes)."
   default     = false
 }
 
 variable "min_replicas" {
   type        = number
-  description = "TGI replicas kept warm when scale_to_zero is false."
+  description = "Engine replicas kept warm when scale_to_zero is false."
   default     = 1
 
   validation {
@@ -139,7 +177,7 @@ variable "min_replicas" {
 
 variable "max_replicas" {
   type        = number
-  description = "Upper bound of TGI replicas (each holds tgi.gpus GPUs)."
+  description = "Upper bound of engine replicas (each holds engine.gpus GPUs)."
   default     = 2
 
   validation {
@@ -155,7 +193,7 @@ variable "max_replicas" {
 
 variable "target_concurrent_requests" {
   type        = number
-  description = "In-flight requests per TGI replica before KEDA adds one."
+  description = "In-flight requests per engine replica before KEDA adds one."
   default     = 8
 
   validation {
@@ -166,7 +204,7 @@ variable "target_concurrent_requests" {
 
 variable "scale_down_period_seconds" {
   type        = number
-  description = "Idle seconds before TGI scales down (to zero when allowed)."
+  description = "Idle seconds before the engine scales down (to zero when allowed)."
   default     = 900
 
   validation {
@@ -216,5 +254,5 @@ variable "rollout_service_account" {
     name      = string
     namespace = string
   })
-  description = "Service account allowed to roll the TGI deployment after a promotion (Dagster's)."
+  description = "Service account allowed to roll the engine deployment after a promotion (Dagster's)."
 }

@@ -2,12 +2,24 @@
 # tagged twin/compute=training) creates a Kubernetes Job from the template below in this
 # namespace, waits for it and reads the result from the model registry. The Job lands on a GPU
 # node (scaled up from zero by the cluster autoscaler) and runs
-#   torchrun --nproc-per-node <gpus> -m twin_core.training.run --config '<run as JSON>'
+#   torchrun --nproc-per-node <gpus> -m twin_core.training --config '<run as JSON>'
 # which fetches the base model and dataset from S3, trains with the DeepSpeed config the run
 # names and registers the new version under models/ (twin_core/training/kubernetes.py, remote.py).
 
 locals {
   labels = { "app.kubernetes.io/name" = "twin-training", "app.kubernetes.io/part-of" = "llm-twin" }
+
+  # Scratch holds the base in bf16 (2 bytes a parameter, staged once per node) and the merged
+  # export in the same dtype, plus 10% of both for checkpoints (adapter, optimizer and scheduler
+  # state, at most save_total_limit of them) and 20 GiB for datasets, tokenizer, DeepSpeed's
+  # compiled ops and the Hugging Face cache. 70B: 2 x 131 GiB x 1.1 + 20 = 309 GiB (an fp32
+  # export alone would be 261 GiB).
+  bf16_gib    = ceil(var.max_model_params_billion * 2000000000 / 1073741824)
+  scratch_gib = 2 * local.bf16_gib + ceil(2 * local.bf16_gib / 10) + 20
+  tmp_gib     = 10
+  # What the pod may write to the node's disk; the scheduler places the Job only on a node that
+  # has it free.
+  ephemeral = "${local.scratch_gib + local.tmp_gib}Gi"
 
   job_template = {
     apiVersion = "batch/v1"
@@ -18,7 +30,13 @@ locals {
       labels       = local.labels
     }
     spec = {
-      backoffLimit            = 0
+      # A failed pod is retried (the run resumes from its newest checkpoint on the object store);
+      # a pod lost with its node (spot reclaim, drain, node failure) does not count as a try.
+      # activeDeadlineSeconds bounds all tries together.
+      backoffLimit = var.max_retries
+      podFailurePolicy = {
+        rules = [{ action = "Ignore", onPodConditions = [{ type = "DisruptionTarget" }] }]
+      }
       activeDeadlineSeconds   = var.max_runtime_seconds
       ttlSecondsAfterFinished = 86400
       template = {
@@ -39,7 +57,7 @@ locals {
           containers = [{
             name    = "train"
             image   = var.image
-            command = ["torchrun", "--nproc-per-node", tostring(var.gpus_per_job), "-m", "twin_core.training.run"]
+            command = ["torchrun", "--nproc-per-node", tostring(var.gpus_per_job), "-m", "twin_core.training"]
             # The launcher appends the run, inline: ["--config", "{\"kind\": \"twin/remote-training\", ...}"].
             args    = []
             envFrom = [
@@ -53,8 +71,8 @@ locals {
               { name = "TWIN_TRAINER_WORK_DIR", value = "/scratch/work" },
             ]
             resources = {
-              requests = { cpu = var.cpu, memory = var.memory, "nvidia.com/gpu" = tostring(var.gpus_per_job) }
-              limits   = { cpu = var.cpu, memory = var.memory, "nvidia.com/gpu" = tostring(var.gpus_per_job) }
+              requests = { cpu = var.cpu, memory = var.memory, "nvidia.com/gpu" = tostring(var.gpus_per_job), "ephemeral-storage" = local.ephemeral }
+              limits   = { cpu = var.cpu, memory = var.memory, "nvidia.com/gpu" = tostring(var.gpus_per_job), "ephemeral-storage" = local.ephemeral }
             }
             securityContext = {
               allowPrivilegeEscalation = false
@@ -68,8 +86,8 @@ locals {
             ]
           }]
           volumes = [
-            { name = "scratch", emptyDir = { sizeLimit = var.scratch_size } },
-            { name = "tmp", emptyDir = { sizeLimit = "10Gi" } },
+            { name = "scratch", emptyDir = { sizeLimit = "${local.scratch_gib}Gi" } },
+            { name = "tmp", emptyDir = { sizeLimit = "${local.tmp_gib}Gi" } },
             # NCCL and DataLoader workers exchange tensors through /dev/shm.
             { name = "shm", emptyDir = { medium = "Memory", sizeLimit = var.shm_size } },
           ]

@@ -12,3 +12,8 @@ output "service_account" {
   description = "Service account of training pods."
   value       = kubernetes_service_account_v1.trainer.metadata[0].name
 }
+
+output "node_disk_gib" {
+  description = "Node disk a training Job needs: its scratch and /tmp plus 60 GiB for the CUDA image and the system."
+  value       = local.scratch_gib + local.tmp_gib + 60
+}

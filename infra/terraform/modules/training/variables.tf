@@ -79,10 +79,26 @@ variable "shm_size" {
   default     = "16Gi"
 }
 
-variable "scratch_size" {
-  type        = string
-  description = "Local scratch for base weights and checkpoints before upload."
-  default     = "150Gi"
+variable "max_model_params_billion" {
+  type        = number
+  description = "Parameters (billions) of the largest base model trained here; sizes the Job's scratch for the bf16 base and merged export (see locals)."
+  default     = 70
+
+  validation {
+    condition     = var.max_model_params_billion > 0 && var.max_model_params_billion <= 405
+    error_message = "max_model_params_billion must be between 0 and 405."
+  }
+}
+
+variable "max_retries" {
+  type        = number
+  description = "Retries of a failed training pod (Job backoffLimit); each resumes from the newest checkpoint. Pods lost with their node are retried without counting."
+  default     = 2
+
+  validation {
+    condition     = var.max_retries >= 1 && var.max_retries <= 6
+    error_message = "max_retries must be between 1 and 6."
+  }
 }
 
 variable "max_runtime_seconds" {
