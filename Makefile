@@ -38,7 +38,7 @@ up: setup $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/twin up
 
 test: setup $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=30
 
 # The Dagster UI on 127.0.0.1:3000. Started with job control (set -m) so that Ctrl-C/SIGTERM
 # reach the whole process group and `dagster dev` shuts down cleanly.

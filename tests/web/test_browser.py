@@ -1,6 +1,7 @@
 """The page in a real headless Chromium (Debian's), against a real Dagster webserver, a real
 Milvus Lite collection, the tiny model behind the TGI-compatible server and the real API app:
-log in, edit a profile, collect the demo data, ask, and keep a screenshot of the answer.
+log in, edit a profile, collect the demo data (some sources failing), follow the run across a
+reload, ask, and read the evaluation explained; screenshots of each state.
 
 One test on purpose: each step needs the state the previous one left, and Chromium starts once.
 """
@@ -10,24 +11,17 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
-from pathlib import Path
 
-import pytest
+import httpx
 import yaml
 
-from tests.fixtures.loopback import Reply
+from tests.fixtures.loopback import Fault, Reply
 from tests.serving.conftest import bound_socket, serve
-from tests.web.conftest import REPO
-from twin_serving.settings import ServingSettings
-from twin_serving.web.settings import WebSettings
+from tests.web.conftest import ARTIFACTS, closed_port, needs_chromium, screenshot
+from tests.web.page_parts import ARTICLE, RECORD_ANSWER
+from twin_core.settings import Settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = REPO / "test-artifacts"
 KEY = "page-test-key"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 # Past writing in the collection the API searches. The title of the post that matches the
 # question best is HTML from the web: it must be shown as text.
@@ -41,69 +35,72 @@ CHUNKS = [
     ("linkedin", "post", f"{LINKEDIN}13", "Clear logs",
      "Our on-call week taught me that clear logs save more time than clever dashboards."),
 ]
-# Short texts: the tiny model takes 1024 tokens in all, 256 of them for the answer.
-ARTICLE = """<html><head><title>Small models, big wins</title></head><body><article>
-<h1>Small models, big wins</h1>
-<p>Distilled models cut serving cost by 80 percent and still pass our evaluation sets.</p>
-</article></body></html>"""
-# Records every text the answer element shows, in order, from inside the page (the page appends
-# each streamed piece, then sets the final text, which is the model server's own decoding).
-RECORD_ANSWER = """() => {
-  const answer = document.querySelector("#answer");
-  window.answerTexts = [];
-  new MutationObserver(() => window.answerTexts.push(answer.textContent))
-    .observe(answer, { childList: true, characterData: true, subtree: true });
-}"""
+CHECK_QUERY = """query($path: [String!]!) { assetCheckExecutions(assetKey: {path: $path},
+  checkName: "every_source_answered", limit: 1) { runId status evaluation { severity } } }"""
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium; .ci/run does it)"
-)
+pytestmark = needs_chromium
 
 
-@pytest.fixture
-def browser_page(tmp_path):
-    from playwright.sync_api import sync_playwright
+def _register_twin(settings: Settings, profiles, tmp_path) -> None:
+    """The profile's author has a twin in production, with the evaluation card training writes
+    (twin and base metrics)."""
+    from twin_core.authors import author_slug
+    from twin_core.object_store import LocalFolderStore
+    from twin_core.registry import twin_registry
 
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 412, "height": 915},  # a phone
-        )
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        try:
-            yield page
-        finally:
-            context.close()
-        assert errors == [], f"script errors on the page: {errors}"
+    model = tmp_path / "registered-model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (author,) = yaml.safe_load(profiles.read_text())["authors"]
+    registry = twin_registry(LocalFolderStore(settings.store_root), author_slug(author["name"]))
+    version = registry.register(model, {"metrics": {"perplexity": 12.4, "style_similarity": 0.71, "examples": 24}})
+    registry.update_card(version, evaluation={
+        "baselines": {"base": {"perplexity": 19.8, "style_similarity": 0.52, "examples": 24}},
+        "promotion": {"passed": True, "reasons": ["perplexity 12.400 beats base 19.800"]},
+    })
+    registry.set_alias("production", version)
 
 
 def test_edit_profile_collect_and_ask(
-    browser_page, serve_web, dagster_webserver, chunk_collection, tiny_model_dir, loopback
+    browser_page, serve_web, dagster_webserver, chunk_collection, tiny_model_dir, loopback, tmp_path
 ):
     from transformers import AutoTokenizer
 
-    from twin_serving.tgi_server import create_tgi_app
 
     page = browser_page
     profiles = dagster_webserver.profiles
-    settings = WebSettings(profiles=profiles, dagster_url=dagster_webserver.url)
     index = chunk_collection(CHUNKS)
     article_url = loopback.route("/news/small-models", Reply(body=ARTICLE))
+    # Sources for the collection: one slow page (the run lasts long enough to reload the page
+    # during it), one that is gone and one on a port nothing listens on.
+    slow_page = loopback.route("/blog/slow-post", Fault.slow(12, Reply(body=ARTICLE)))
+    gone_page = loopback.route("/blog/gone", Reply(404, "<html><body>gone</body></html>"))
+    refused_page = f"http://127.0.0.1:{closed_port()}/blog/post"
     # The model server's address is handed out before anything listens there: asking first
     # meets a model server that is down, then it comes up on that same address.
     model_socket = bound_socket()
     tgi_url = f"http://127.0.0.1:{model_socket.getsockname()[1]}"
-    serving = ServingSettings(
-        api_key=KEY, tgi_url=tgi_url, milvus_uri=index.uri, milvus_collection=index.collection,
+    settings = Settings.of(
+        profiles=profiles, home=tmp_path / "home", dagster_url=dagster_webserver.url, api_key=KEY,
+        tgi_url=tgi_url, milvus_uri=index.uri, milvus_collection=index.collection,
         link_allowlist=["127.0.0.1"], top_k=4, per_query_k=4, query_variants=1,
     )
+    _register_twin(settings, profiles, tmp_path)
     parts = {"embedder": chunk_collection.embedder, "tokenizer": AutoTokenizer.from_pretrained(tiny_model_dir)}
-    with serve_web(settings, serving, **parts) as url:
+    try:
+        _walk_through(page, serve_web, settings, parts, profiles, index, dagster_webserver, tiny_model_dir,
+                      model_socket, article_url, [slow_page, gone_page, refused_page])
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(dagster_webserver.log, ARTIFACTS / "dagster-webserver.log")
+
+
+def _walk_through(page, serve_web, settings, parts, profiles, index, dagster_webserver, tiny_model_dir,
+                  model_socket, article_url, web_articles):
+    from twin_serving.tgi_server import create_tgi_app
+
+    slow_page, gone_page, refused_page = web_articles
+    with serve_web(settings, **parts) as url:
         # Log in: the key goes into a form once, never into the page or its address.
         page.goto(f"{url}/web")
         assert page.url.endswith("/web/login")
@@ -119,7 +116,7 @@ def test_edit_profile_collect_and_ask(
 
         # Edit the profile: a bad URL is shown next to its field and nothing is written.
         before = profiles.read_bytes()
-        for platform in ("substack", "github"):
+        for platform in ("substack", "github", "web"):
             section = page.locator(f"details[data-platform={platform}]").first
             if section.get_attribute("open") is None:
                 section.locator("summary").click()
@@ -127,6 +124,8 @@ def test_edit_profile_collect_and_ask(
         substack_url.fill("boringml dot substack")
         repositories = page.get_by_label("Repositories")
         repositories.fill("")  # only the shipped exports: the demo data
+        page.locator("details[data-platform=web]").get_by_label("Article links").fill(
+            "\n".join([slow_page, gone_page, refused_page]))
         page.get_by_role("button", name="Save profiles").click()
         error = page.locator('[data-field="authors.0.substack.url"] .field-error')
         error.wait_for()
@@ -139,19 +138,70 @@ def test_edit_profile_collect_and_ask(
         page.get_by_role("button", name="Save profiles").click()
         page.get_by_text("Saved.").wait_for()
         saved = yaml.safe_load(profiles.read_text())["authors"][0]
-        assert "github" not in saved and saved["substack"]["url"] == "https://boringml.substack.com"
+        # Only what was cleared is gone: the file patterns the form also shows stay.
+        assert "repositories" not in saved["github"] and saved["github"]["paths"]
+        assert saved["substack"]["url"] == "https://boringml.substack.com"
+        assert saved["web"]["articles"] == [slow_page, gone_page, refused_page]
 
-        # Collect: a real run of collection_job in Dagster, followed to the end.
+        # Collect: a real run of collection_job in Dagster.
         page.get_by_role("button", name="Collect now").click()
-        page.locator("#collection-message", has_text=re.compile("Done|failed|canceled")).wait_for(timeout=300_000)
-        assert page.locator("#collection-message").text_content().startswith("Done.")
+        page.locator("#run-link").wait_for()
+        run_url = page.locator("#run-link").get_attribute("href")
+        assert re.fullmatch(rf"{re.escape(dagster_webserver.url)}/runs/[0-9a-f-]+", run_url)
+        run_id = run_url.rsplit("/", 1)[1]
+
+        # A reload follows the same run, and a second collection is refused while it runs.
+        page.reload()
+        page.locator("#run-link").wait_for()
+        assert page.locator("#run-link").get_attribute("href") == run_url
+        page.locator("#collection-message", has_text=re.compile("Waiting|Starting|Collecting")).wait_for()
+        assert page.locator("#collect").is_disabled()
+        second = page.evaluate("""async () => {
+          const token = document.querySelector('meta[name="csrf-token"]').content;
+          const r = await fetch("/web/api/collection", {method: "POST", headers: {"X-CSRF-Token": token}});
+          return {status: r.status, body: await r.json()};
+        }""")
+        assert second["status"] == 409 and second["body"]["run_id"] == run_id
+        assert "Only one collection runs at a time" in second["body"]["error"]
+        screenshot(page.locator("#collection"), "web-collection-running")
+
+        # The end: partial, in amber, each failed source with its reason.
+        message = page.locator("#collection-message")
+        message.locator("xpath=self::*[contains(., 'Done') or contains(., 'failed')]").wait_for(timeout=300_000)
+        assert message.text_content().startswith("Done, but 2 sources could not be read"), message.text_content()
+        assert message.get_attribute("data-kind") == "warning"
+        failed = page.locator("#collection-failures li")
+        assert sorted(failed.locator(".failed-source").all_text_contents()) == sorted([gone_page, refused_page])
+        assert all(reason.strip(" —") for reason in failed.locator(".failed-reason").all_text_contents())
+        assert "404" in failed.filter(has_text=gone_page).text_content()
         new = int(page.locator('#collection-counts dd[data-count="new"]').text_content())
         assert new > 0
-        link = page.get_by_role("link", name="Open this run in Dagster")
-        assert re.fullmatch(rf"{re.escape(dagster_webserver.url)}/runs/[0-9a-f-]+", link.get_attribute("href"))
+        # The runs a collection sets off are listed (no Dagster daemon runs here, so no sensor
+        # starts them: each says so).
+        follow_on = page.locator("#follow-on li")
+        assert follow_on.count() == 3
+        assert [follow_on.nth(i).get_attribute("data-job") for i in range(3)] == [
+            "features_job", "dataset_job", "continuous_training_job"]
+        assert "not started yet" in follow_on.first.text_content()
+        assert "Dagster daemon" in page.locator("#follow-on-hint").text_content()
+        screenshot(page.locator("#collection"), "web-collection-partial")
 
-        # The status panel now knows the collection.
+        # Dagster itself carries the failures: the check on custom_articles warns for this run.
+        reply = httpx.post(f"{dagster_webserver.url}/graphql", json={
+            "query": CHECK_QUERY, "variables": {"path": ["custom_articles"]}}).json()
+        (execution,) = reply["data"]["assetCheckExecutions"]
+        assert execution["runId"] == run_id and execution["status"] == "FAILED"
+        assert execution["evaluation"]["severity"] == "WARN"
+
+        # The status panel now knows the collection, and explains the evaluation numbers.
         page.locator("#status-collection", has_text=re.compile(r"\d")).wait_for()
+        perplexity = page.locator('#metrics-table tr[data-metric="perplexity"]')
+        assert "Lower is better" in perplexity.text_content() and "better than base" in perplexity.text_content()
+        assert "19.800" in perplexity.text_content()
+        style = page.locator('#metrics-table tr[data-metric="style_similarity"]')
+        assert "Higher is better" in style.text_content() and "sounds more like them" in style.text_content()
+        assert "nothing" in page.locator("#status-served").text_content()  # the model server is down
+        screenshot(page.locator("#status"), "web-status")
 
         # Ask: bad input is caught next to its field; a dependency that is down is named.
         page.get_by_label("What should your twin write?").fill("Write a post about evaluation sets")
@@ -162,7 +212,7 @@ def test_edit_profile_collect_and_ask(
         page.get_by_role("button", name="Write it").click()
         ask_error = page.locator('#ask-form [data-error-for="form"]')
         ask_error.wait_for()
-        assert f"TGI at {tgi_url} is not reachable" in ask_error.text_content()
+        assert "The model server is not answering" in ask_error.text_content()
 
         # The model server comes up: the same question, with a LinkedIn post and one new link.
         model = create_tgi_app(lambda: (str(tiny_model_dir), "base/test"), reload_interval_s=0)
@@ -172,12 +222,13 @@ def test_edit_profile_collect_and_ask(
             page.get_by_label("Links to new material").fill(article_url)
             page.evaluate(RECORD_ANSWER)
             page.get_by_role("button", name="Write it").click()
-            page.locator("#answer-model", has_text="base/test").wait_for(timeout=120_000)
-            page.locator('#answer[aria-busy="false"]').wait_for()
+            turn = page.locator("#conversation .turn").last
+            turn.locator(".model", has_text="base/test").wait_for(timeout=120_000)
+            turn.locator('.answer[aria-busy="false"]').wait_for()
             assert ask_error.text_content() == ""
 
             # The answer streamed in: the element grew piece by piece, then took the final text.
-            answer = page.locator("#answer").text_content()
+            answer = turn.locator(".answer").text_content()
             *streamed, final = page.evaluate("window.answerTexts")
             grown = [text for text in streamed if text]
             assert answer.strip() and final == answer
@@ -186,17 +237,17 @@ def test_edit_profile_collect_and_ask(
 
             # The sources: the new link first, then the past posts that fit the model's context,
             # best first; each a link, every title text.
-            sources = page.locator("#sources li")
-            links = page.locator("#sources a")
+            sources = turn.locator(".sources li")
+            links = turn.locator(".sources a")
             hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
             assert sources.count() == links.count() >= 2
             assert hrefs[0] == article_url and links.first.text_content() == "Small models, big wins"
             assert hrefs[1] == CHUNKS[0][2] and links.nth(1).text_content() == XSS_TITLE
             assert set(hrefs[1:]) <= {chunk[2] for chunk in CHUNKS}
-            assert page.locator("#sources img").count() == 0
-            kinds = page.locator("#sources .source-kind").all_text_contents()
+            assert turn.locator(".sources img").count() == 0
+            kinds = turn.locator(".sources .source-kind").all_text_contents()
             assert kinds == ["your link"] + ["past writing"] * (len(kinds) - 1)
-            assert page.locator("#no-sources").is_hidden()
+            assert turn.locator(".no-sources").is_hidden()
             with page.expect_popup() as opened:
                 links.first.click()
             article = opened.value
@@ -205,11 +256,11 @@ def test_edit_profile_collect_and_ask(
             article.close()
 
             # Copy to clipboard puts the answer there.
-            page.get_by_role("button", name="Copy to clipboard").click()
-            page.locator("#copy-status", has_text="Copied.").wait_for()
+            turn.get_by_role("button", name="Copy to clipboard").click()
+            turn.locator(".copy-status", has_text="Copied.").wait_for()
             assert page.evaluate("navigator.clipboard.readText()") == answer
 
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.locator("#ask").screenshot(path=ARTIFACTS / "web-page-answer.png")
-            page.screenshot(path=ARTIFACTS / "web-page-phone.png", full_page=True)
-    shutil.copy(dagster_webserver.log, ARTIFACTS / "dagster-webserver.log")
+            # The model server is up now: the status panel says what it serves.
+            page.get_by_role("button", name="Refresh").click()
+            page.locator("#status-served", has_text="base/test").wait_for()
+            screenshot(page.locator("#ask"), "web-page-answer")
