@@ -2,7 +2,8 @@
 
 Each module measures its own baseline in the same run and prints ratios; a GPU-only module
 skips itself when no CUDA device is present. Pass names to run a subset:
-``python -m benchmarks extraction retrieval``.
+``python -m benchmarks extraction retrieval``; options after the names go to each of them
+(``python -m benchmarks partitions --authors 1000``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    names = argv or sorted(
+    first_option = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    names, options = argv[:first_option], argv[first_option:]
+    names = names or sorted(
         module.name for module in pkgutil.iter_modules([str(Path(__file__).parent)])
         if not module.name.startswith("_")
     )
     for name in names:
         print(f"\n=== benchmarks.{name} ===", flush=True)
-        # Each module parses its own options from sys.argv: give it a clean one (defaults).
-        saved, sys.argv = sys.argv, [f"benchmarks.{name}"]
+        # Each module parses its own options from sys.argv: only the options meant for it.
+        saved, sys.argv = sys.argv, [f"benchmarks.{name}", *options]
         try:
             runpy.run_module(f"benchmarks.{name}", run_name="__main__")
         finally:
