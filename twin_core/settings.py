@@ -55,7 +55,7 @@ class ServingSettings(BaseSettings):
     )
     engine_adapters: dict[str, str] = Field(
         default_factory=dict,
-        description="Author name -> the LoRA adapter the engine serves for that twin, sent as "
+        description="Author name or slug -> the LoRA adapter the engine serves for that twin, sent as "
         "`model` (TGI LORA_ADAPTERS, vLLM --lora-modules, `twin serve-model --adapter`); JSON.",
     )
     tokenizer: str = Field(

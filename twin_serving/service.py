@@ -369,22 +369,23 @@ class TwinService:
         )
 
     def adapter(self, prepared: Prepared) -> str | None:
-        """The author's LoRA adapter on the engine: the one ``TWIN_ENGINE_ADAPTERS`` names, else
-        ``twin-<author slug>`` when the engine lists it (``twin serve-model
-        --adapters-from-registry`` keeps every author's resident under that name), else the
-        engine's default model (with one author: their merged twin)."""
+        """The author's LoRA adapter on the engine: the one ``TWIN_ENGINE_ADAPTERS`` names for the
+        author's name or slug (Kubernetes sets it by slug), else ``twin-<author slug>`` when the
+        engine lists it (``twin serve-model --adapters-from-registry`` keeps every author's
+        resident under that name), else the engine's default model (with one author: their
+        merged twin)."""
         author = prepared.author or ""
-        configured = self.settings.engine_adapters.get(author)
+        if not author:
+            return None
+        from twin_core.authors import author_slug
+        from twin_serving.model_source import adapter_name
+
+        slug = author_slug(author)
+        configured = self.settings.engine_adapters.get(author) or self.settings.engine_adapters.get(slug)
         if configured:
             return configured
-        if author:
-            from twin_core.authors import author_slug
-            from twin_serving.model_source import adapter_name
-
-            name = adapter_name(author_slug(author))
-            if name in self._resident:
-                return name
-        return None
+        name = adapter_name(slug)
+        return name if name in self._resident else None
 
     def _generation_fields(self, prepared: Prepared) -> dict[str, Any]:
         r = prepared.request

@@ -18,7 +18,7 @@ from moto.server import ThreadedMotoServer
 
 from tests.infra.conftest import MODULES
 from twin_core.object_store import S3Store
-from twin_core.registry import BASE_MODEL, PRODUCTION, ModelRegistry
+from twin_core.registry import BASE_MODEL, PRODUCTION, ModelRegistry, twin_registry
 
 SCRIPT = MODULES / "serving" / "fetch_models.py"
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
@@ -68,12 +68,13 @@ def _base(store, tmp: Path, tag: str) -> str:
 
 
 def _twin(store, tmp: Path, name: str, base_version: str, *, adapter: bool = True, promote: bool = True) -> str:
+    """A twin of the author ``name`` (a slug) where training registers it: models/twin/<slug>/."""
     merged = _folder(tmp / f"{name}-merged", {"config.json": b"{}", "model.safetensors": b"merged" * 100})
     adapter_dir = _folder(tmp / f"{name}-adapter", {
         "adapter_config.json": json.dumps({"r": 16, "peft_type": "LORA"}).encode(),
         "adapter_model.safetensors": name.encode() * 512,
     }) if adapter else None
-    registry = ModelRegistry(store, name)
+    registry = twin_registry(store, name)
     version = registry.register(merged, {"base_model": {"name": BASE_MODEL, "version": base_version}},
                                 adapter_dir=adapter_dir)
     if promote:
@@ -89,25 +90,25 @@ def test_every_adapter_on_its_shared_base(s3, tmp_path):
     _, client = s3
     store = S3Store(client, BUCKET, PREFIX)
     base = _base(store, tmp_path, "one")
-    _twin(store, tmp_path, "twin", base)
-    _twin(store, tmp_path, "twin", base)  # v2 is promoted: the alias moves
-    alice = _twin(store, tmp_path, "twin-alice", base)
+    _twin(store, tmp_path, "tamsin", base)
+    _twin(store, tmp_path, "tamsin", base)  # v2 is promoted: the alias moves
+    alice = _twin(store, tmp_path, "alice", base)
     dest = tmp_path / "data"
 
-    served = fetch_models.fetch(_registry(client), {"twin": "twin", "alice": "twin-alice"}, True, dest)
+    served = fetch_models.fetch(_registry(client), {"twin-tamsin": "twin/tamsin", "twin-alice": "twin/alice"}, True, dest)
 
     assert served == {"mode": "adapters", "base": {"name": "base", "version": base},
-                      "adapters": {"alice": {"model": "twin-alice", "version": alice},
-                                   "twin": {"model": "twin", "version": "v2"}}}
+                      "adapters": {"twin-alice": {"model": "twin/alice", "version": alice},
+                                   "twin-tamsin": {"model": "twin/tamsin", "version": "v2"}}}
     assert (dest / "model" / "model.safetensors").read_bytes() == b"one" * 4096
     assert sorted(p.name for p in (dest / "model").iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
-    assert (dest / "adapters" / "alice" / "adapter_model.safetensors").read_bytes() == b"twin-alice" * 512
-    assert (dest / "adapters" / "twin" / "adapter_config.json").is_file()
+    assert (dest / "adapters" / "twin-alice" / "adapter_model.safetensors").read_bytes() == b"alice" * 512
+    assert (dest / "adapters" / "twin-tamsin" / "adapter_config.json").is_file()
     assert json.loads((dest / "served.json").read_text()) == served
     assert not list(dest.rglob(".*.part"))
     # A restarted init container finds the files in place and copies nothing again.
     before = {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file() and p.name != "served.json"}
-    fetch_models.fetch(_registry(client), {"twin": "twin", "alice": "twin-alice"}, True, dest)
+    fetch_models.fetch(_registry(client), {"twin-tamsin": "twin/tamsin", "twin-alice": "twin/alice"}, True, dest)
     assert {p: p.stat().st_mtime_ns for p in before} == before
 
 
@@ -115,10 +116,10 @@ def test_merged_export_for_engines_without_adapters(s3, tmp_path):
     _, client = s3
     store = S3Store(client, BUCKET, PREFIX)
     base = _base(store, tmp_path, "one")
-    version = _twin(store, tmp_path, "twin", base, adapter=False)
+    version = _twin(store, tmp_path, "tamsin", base, adapter=False)
     dest = tmp_path / "data"
-    served = fetch_models.fetch(_registry(client), {"twin": "twin"}, False, dest)
-    assert served == {"mode": "merged", "model": {"name": "twin", "version": version}}
+    served = fetch_models.fetch(_registry(client), {"twin-tamsin": "twin/tamsin"}, False, dest)
+    assert served == {"mode": "merged", "model": {"name": "twin/tamsin", "version": version}}
     assert (dest / "model" / "model.safetensors").read_bytes() == b"merged" * 100
     assert not (dest / "adapters").exists()
 
@@ -126,10 +127,10 @@ def test_merged_export_for_engines_without_adapters(s3, tmp_path):
 @pytest.mark.parametrize(
     ("setup", "adapters", "serve_adapters", "message"),
     [
-        ("unpromoted", {"twin": "twin"}, True, "models/twin has no production version yet: promote one"),
-        ("two_bases", {"twin": "twin", "alice": "twin-alice"}, True, "trained on different bases"),
-        ("full_fine_tune", {"twin": "twin"}, True, "has no LoRA adapter (a full fine-tune): serve its merged export with serve_adapters = false"),
-        ("ok", {"twin": "twin", "alice": "twin-alice"}, False, "without adapters the engine serves one merged model"),
+        ("unpromoted", {"twin-tamsin": "twin/tamsin"}, True, "models/twin/tamsin has no production version yet: promote one"),
+        ("two_bases", {"twin-tamsin": "twin/tamsin", "twin-alice": "twin/alice"}, True, "trained on different bases"),
+        ("full_fine_tune", {"twin-tamsin": "twin/tamsin"}, True, "has no LoRA adapter (a full fine-tune): serve its merged export with serve_adapters = false"),
+        ("ok", {"twin-tamsin": "twin/tamsin", "twin-alice": "twin/alice"}, False, "without adapters the engine serves one merged model"),
     ],
 )
 def test_what_cannot_be_served_is_named(s3, tmp_path, setup, adapters, serve_adapters, message):
@@ -137,15 +138,15 @@ def test_what_cannot_be_served_is_named(s3, tmp_path, setup, adapters, serve_ada
     store = S3Store(client, BUCKET, PREFIX)
     one = _base(store, tmp_path, "one")
     if setup == "unpromoted":
-        _twin(store, tmp_path, "twin", one, promote=False)
+        _twin(store, tmp_path, "tamsin", one, promote=False)
     elif setup == "two_bases":
-        _twin(store, tmp_path, "twin", one)
-        _twin(store, tmp_path, "twin-alice", _base(store, tmp_path, "two"))
+        _twin(store, tmp_path, "tamsin", one)
+        _twin(store, tmp_path, "alice", _base(store, tmp_path, "two"))
     elif setup == "full_fine_tune":
-        _twin(store, tmp_path, "twin", one, adapter=False)
+        _twin(store, tmp_path, "tamsin", one, adapter=False)
     else:
-        _twin(store, tmp_path, "twin", one)
-        _twin(store, tmp_path, "twin-alice", one)
+        _twin(store, tmp_path, "tamsin", one)
+        _twin(store, tmp_path, "alice", one)
     with pytest.raises(fetch_models.FetchError, match=message.replace("(", r"\(").replace(")", r"\)")):
         fetch_models.fetch(_registry(client), adapters, serve_adapters, tmp_path / "data")
     assert not (tmp_path / "data" / "served.json").exists()
@@ -155,7 +156,7 @@ def _run_like_the_pod(endpoint: str, dest: Path, **env: str) -> subprocess.Compl
     environment = {
         **os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1", "TWIN_S3_ENDPOINT_URL": endpoint, "MODELS_BUCKET": BUCKET,
-        "MODELS_PREFIX": PREFIX, "ADAPTERS": json.dumps({"twin": "twin"}), "SERVE_ADAPTERS": "1",
+        "MODELS_PREFIX": PREFIX, "ADAPTERS": json.dumps({"twin-tamsin": "twin/tamsin"}), "SERVE_ADAPTERS": "1",
         "DEST": str(dest), **env,
     }
     return subprocess.run([sys.executable, "-c", SCRIPT.read_text()], env=environment,
@@ -167,7 +168,7 @@ def test_the_container_command_copies_or_fails_with_one_sentence(s3, tmp_path):
     missing = _run_like_the_pod(endpoint, tmp_path / "data")
     assert missing.returncode == 1
     assert missing.stderr.strip() == (
-        "fetch-models: models/twin has no production version yet: promote one (the "
+        "fetch-models: models/twin/tamsin has no production version yet: promote one (the "
         "production_model asset) before the engine starts"
     )
     wrong_bucket = _run_like_the_pod(endpoint, tmp_path / "data", MODELS_BUCKET="no-such-bucket")
@@ -175,8 +176,8 @@ def test_the_container_command_copies_or_fails_with_one_sentence(s3, tmp_path):
     assert "cannot read the model registry in s3://no-such-bucket" in wrong_bucket.stderr
 
     store = S3Store(client, BUCKET, PREFIX)
-    _twin(store, tmp_path, "twin", _base(store, tmp_path, "one"))
+    _twin(store, tmp_path, "tamsin", _base(store, tmp_path, "one"))
     done = _run_like_the_pod(endpoint, tmp_path / "data")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith('fetch-models: serving {"adapters": {"twin": {"model": "twin", "version": "v1"}}')
-    assert (tmp_path / "data" / "adapters" / "twin" / "adapter_model.safetensors").is_file()
+    assert done.stdout.startswith('fetch-models: serving {"adapters": {"twin-tamsin": {"model": "twin/tamsin", "version": "v1"}}')
+    assert (tmp_path / "data" / "adapters" / "twin-tamsin" / "adapter_model.safetensors").is_file()

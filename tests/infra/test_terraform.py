@@ -379,6 +379,29 @@ def test_one_engine_deployment_whichever_the_engine(module):
     assert serving.all("variable")["serving_engine"]["default"] == "tgi"
 
 
+def test_every_listed_author_is_served_as_their_own_adapter():
+    """The environment turns twin_authors into the engine's adapters (twin-<slug> from the
+    registry's models/twin/<slug>/, the layout training writes) and tells the API which adapter
+    answers for which author, under the names the API and `twin serve-model` use."""
+    from twin_core.authors import is_slug
+    from twin_serving.model_source import adapter_name
+
+    env = load_root(ENVIRONMENT)
+    main = env.files["main.tf"]
+    local = {k: v for block in main["locals"] for k, v in block.items()}
+    assert local["twin_adapters"] == '${{for slug in var.twin_authors : "twin-${slug}" => "twin/${slug}"}}'
+    assert local["engine_adapters"] == '${{for slug in var.twin_authors : slug => "twin-${slug}"}}'
+    assert local["app_config"]["TWIN_ENGINE_ADAPTERS"] == "${jsonencode(local.engine_adapters)}"
+    serving = [b for b in main["module"] if "serving" in b][0]["serving"]
+    assert serving["adapters"] == "${local.twin_adapters}"
+    assert adapter_name("tamsin-vale") == "twin-tamsin-vale"  # the name the expression builds
+    slug_rule = re.search(r'regex\("(.+?)", slug\)',
+                          env.all("variable")["twin_authors"]["validation"][0]["condition"]).group(1)
+    for name in ENVIRONMENTS:
+        authors = parse(ENVIRONMENT / f"{name}.tfvars")["twin_authors"]
+        assert authors and all(is_slug(a) and re.fullmatch(slug_rule, a) for a in authors)
+
+
 def test_both_engines_serve_the_lora_adapters(module):
     text = module("serving").text
     assert 'adapter_specs = [for id in sort(keys(var.adapters)) : "${id}=${local.adapters_dir}/${id}"]' in text
@@ -392,7 +415,7 @@ def test_both_engines_serve_the_lora_adapters(module):
     assert '"--tensor-parallel-size", tostring(var.engine.gpus)' in text
     assert "MAX_INPUT_TOKENS = tostring(var.engine.max_input_tokens)" in text
     variables = module("serving").all("variable")
-    assert variables["adapters"]["default"] == {"twin": "twin"}
+    assert "default" not in variables["adapters"]  # the environment names one per author
     assert variables["serve_adapters"]["default"] is True
     for field in ("max_input_tokens", "max_total_tokens", "quantize", "max_lora_rank"):
         assert field in variables["engine"]["type"]

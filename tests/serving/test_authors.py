@@ -73,3 +73,21 @@ def test_unknown_or_missing_author_is_a_sentence_with_the_remedy(api):
     assert "no twin of 'Nobody'" in unknown.json()["error"] and "Tamsin Vale" in unknown.json()["error"]
     none = httpx.post(api + "/v1/generate", json={"prompt": "hi there"}, timeout=60)
     assert none.status_code == 404 and "name the author" in none.json()["error"]
+
+
+def test_the_configured_adapter_answers_for_the_author_named_by_name_or_slug(monkeypatch):
+    """Kubernetes sets TWIN_ENGINE_ADAPTERS by slug (Terraform knows slugs); a laptop may set it
+    by name. An author with neither, on an engine that lists no adapter, gets the default model."""
+    from types import SimpleNamespace
+
+    from twin_core.settings import ServingSettings
+    from twin_serving.service import TwinService
+
+    monkeypatch.setenv("TWIN_ENGINE_ADAPTERS", '{"tamsin-vale": "twin-tamsin-vale", "Oskar Brandt": "oskar-v2"}')
+    service = TwinService(ServingSettings(), retriever=None, generator=None, counter=None,
+                          url_guard=lambda url: None, known_authors=AUTHORS)
+    assert service.adapter(SimpleNamespace(author="Tamsin Vale")) == "twin-tamsin-vale"
+    assert service.adapter(SimpleNamespace(author="Oskar Brandt")) == "oskar-v2"
+    assert service.adapter(SimpleNamespace(author="Inês Duarte")) is None
+    service._resident = {"twin-ines-duarte"}  # what the engine's /v1/models listed
+    assert service.adapter(SimpleNamespace(author="Inês Duarte")) == "twin-ines-duarte"

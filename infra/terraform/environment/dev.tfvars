@@ -33,6 +33,10 @@ training_max_model_params_billion = 8
 
 # TGI, the module's default engine (prod runs vLLM: set "vllm" and quantize "bitsandbytes" to
 # try it here). The twin is a LoRA adapter on the 4-bit base.
+# The twins the engine serves (slugs as `twin authors list` prints them); add an author here
+# after their first promotion.
+twin_authors = ["tamsin-vale"]
+
 serving_engine = "tgi"
 engine = {
   max_input_tokens = 2048

@@ -30,7 +30,12 @@ locals {
     TWIN_TRAINER_DEEPSPEED  = var.training_deepspeed
     TWIN_TRAINER_WORK_DIR   = "/tmp/twin"
     AWS_REGION              = var.region
+    # Which adapter answers for which author (the API sends it as the engine's model name).
+    TWIN_ENGINE_ADAPTERS = jsonencode(local.engine_adapters)
   }
+  # One adapter per author on the shared base: twin-<slug> from the registry's models/twin/<slug>/.
+  twin_adapters   = { for slug in var.twin_authors : "twin-${slug}" => "twin/${slug}" }
+  engine_adapters = { for slug in var.twin_authors : slug => "twin-${slug}" }
 }
 
 # The environment's name is pinned in its state: planning one environment's tfvars against
@@ -142,7 +147,7 @@ module "serving" {
   model_prefix               = var.data_prefix
   api_image                  = var.api_image
   serving_engine             = var.serving_engine
-  adapters                   = var.adapters
+  adapters                   = local.twin_adapters
   serve_adapters             = var.serve_adapters
   engine                     = var.engine
   scale_to_zero              = var.engine_scale_to_zero

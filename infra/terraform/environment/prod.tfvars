@@ -33,6 +33,10 @@ training_max_gpus                 = 4
 training_max_model_params_billion = 14
 
 # vLLM: TGI is in maintenance mode since December 2025. Adapters are served per request.
+# The twins the engine serves (slugs as `twin authors list` prints them); add an author here
+# after their first promotion.
+twin_authors = ["tamsin-vale"]
+
 serving_engine = "vllm"
 engine = {
   max_input_tokens = 3072

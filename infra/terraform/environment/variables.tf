@@ -213,10 +213,14 @@ variable "serving_engine" {
   default     = "tgi"
 }
 
-variable "adapters" {
-  type        = map(string)
-  description = "LoRA adapters served on the shared base: adapter id => registry model under models/."
-  default     = { twin = "twin" }
+variable "twin_authors" {
+  type        = list(string)
+  description = "The authors whose twins the engine serves, by slug (`twin authors list`): each is the adapter twin-<slug> on the shared base, from models/twin/<slug>/ (its production alias). A new author is served after their first promotion and an apply that adds them here."
+
+  validation {
+    condition     = length(var.twin_authors) >= 1 && alltrue([for slug in var.twin_authors : can(regex("^[a-z0-9][a-z0-9-]{0,57}$", slug))])
+    error_message = "twin_authors needs at least one author slug (lower-case letters, digits and dashes, as `twin authors list` prints them)."
+  }
 }
 
 variable "serve_adapters" {

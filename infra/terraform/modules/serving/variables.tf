@@ -80,8 +80,7 @@ variable "vllm_image" {
 
 variable "adapters" {
   type        = map(string)
-  description = "LoRA adapters the engine serves on the shared base: adapter id (the model name requests use) => registry model under models/ whose production alias names the version."
-  default     = { twin = "twin" }
+  description = "LoRA adapters the engine serves on the shared base: adapter id (the model name requests use) => registry model under models/ whose production alias names the version: twin-<author slug> => twin/<author slug>, one per author (the environment builds it from twin_authors)."
 
   validation {
     condition     = length(var.adapters) >= 1 && alltrue([for id in keys(var.adapters) : can(regex("^[a-z0-9][a-z0-9-]{0,62}$", id))])
