@@ -101,18 +101,25 @@ class ModelRegistry:
 
     def register(
         self,
-        model_dir: str | os.PathLike[str],
+        model_dir: str | os.PathLike[str] | None,
         card: dict[str, Any],
         *,
         adapter_dir: str | os.PathLike[str] | None = None,
         version: str | None = None,
     ) -> str:
-        """Upload a merged model folder (and adapter), then its card; returns the version.
+        """Upload a merged model folder and/or its adapter, then its card; returns the version.
 
-        ``version=None`` takes the next ``vN``. A given version that already has a card is kept
-        as it is (idempotent re-registration of the same content).
+        ``model_dir=None`` registers an adapter alone (``export: "adapter"`` on the card): its
+        merged model is made on first use (``materialize_version``). ``version=None`` takes the
+        next ``vN``. A given version that already has a card is kept as it is (idempotent
+        re-registration of the same content).
         """
-        if not (Path(model_dir) / "config.json").is_file():
+        if model_dir is None:
+            if adapter_dir is None or not (Path(adapter_dir) / "adapter_config.json").is_file():
+                raise ValueError(f"{adapter_dir} is not a LoRA adapter folder (no adapter_config.json)")
+            if not isinstance(card.get("base_model"), dict) or not card["base_model"].get("version"):
+                raise ValueError("an adapter-only version needs the base_model version on its card")
+        elif not (Path(model_dir) / "config.json").is_file():
             raise ValueError(f"{model_dir} is not a Hugging Face model folder (no config.json)")
         version = version or self._next_version()
         if not _NAME_RE.match(version) or version == "aliases":
@@ -120,7 +127,8 @@ class ModelRegistry:
         if self.store.exists(self._card_key(version)):
             return version
         base = f"{self.prefix}/{version}"
-        upload_folder(self.store, model_dir, f"{base}/model")
+        if model_dir is not None:
+            upload_folder(self.store, model_dir, f"{base}/model")
         if adapter_dir is not None:
             upload_folder(self.store, adapter_dir, f"{base}/adapter")
         full = {
@@ -129,6 +137,7 @@ class ModelRegistry:
             "created_at": utc_now(),
             "code_revision": code_revision(),
             "has_adapter": adapter_dir is not None,
+            "export": "merged" if model_dir is not None else "adapter",
             "metrics": {},
             **card,
         }
@@ -213,11 +222,12 @@ class ModelRegistry:
     def materialize_version(
         self, version_or_alias: str, cache_dir: str | os.PathLike[str], part: str = "model"
     ) -> Path:
-        """Download a version's merged model (or ``part="adapter"``) into ``cache_dir``.
+        """Download a version's merged model (or ``part="adapter"``) into ``cache_dir``; for an
+        adapter-only version the merged model is made here from its base and adapter.
 
         Returns a folder ``from_pretrained`` loads. Versions are immutable, so a folder already
-        in the cache is reused; downloads land in a temp folder first so a crash leaves no half
-        model behind.
+        in the cache is reused; downloads and merges land in a temp folder first so a crash
+        leaves no half model behind.
         """
         version = self.resolve(version_or_alias)
         # The registry's own place in the store (an author's twin: twin/<slug>), so two authors'
@@ -227,9 +237,19 @@ class ModelRegistry:
         if (target / "config.json").is_file() or (target / "adapter_config.json").is_file():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
+        merge_here = part == "model" and self.card(version).get("export") == "adapter"
+        if merge_here:
+            adapter = self.materialize_version(version, cache_dir, part="adapter")
+            base_dir = ModelRegistry(self.store, BASE_MODEL).materialize_version(
+                self.card(version)["base_model"]["version"], cache_dir)
         scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{part}."))
         try:
-            download_folder(self.store, f"{self.prefix}/{version}/{part}", scratch)
+            if merge_here:
+                from twin_core.models.merge import merge_adapter
+
+                merge_adapter(base_dir, adapter, scratch)
+            else:
+                download_folder(self.store, f"{self.prefix}/{version}/{part}", scratch)
             try:
                 scratch.rename(target)
             except OSError:  # another process won the race; its copy is identical

@@ -67,15 +67,16 @@ def _base(store, tmp: Path, tag: str) -> str:
     return ModelRegistry(store, BASE_MODEL).register(model, {"source": f"org/base-{tag}"}, version=f"b{tag}")
 
 
-def _twin(store, tmp: Path, name: str, base_version: str, *, adapter: bool = True, promote: bool = True) -> str:
+def _twin(store, tmp: Path, name: str, base_version: str, *, adapter: bool = True, promote: bool = True,
+          merged: bool = True) -> str:
     """A twin of the author ``name`` (a slug) where training registers it: models/twin/<slug>/."""
-    merged = _folder(tmp / f"{name}-merged", {"config.json": b"{}", "model.safetensors": b"merged" * 100})
+    merged_dir = _folder(tmp / f"{name}-merged", {"config.json": b"{}", "model.safetensors": b"merged" * 100})
     adapter_dir = _folder(tmp / f"{name}-adapter", {
         "adapter_config.json": json.dumps({"r": 16, "peft_type": "LORA"}).encode(),
         "adapter_model.safetensors": name.encode() * 512,
     }) if adapter else None
     registry = twin_registry(store, name)
-    version = registry.register(merged, {"base_model": {"name": BASE_MODEL, "version": base_version}},
+    version = registry.register(merged_dir if merged else None, {"base_model": {"name": BASE_MODEL, "version": base_version}},
                                 adapter_dir=adapter_dir)
     if promote:
         registry.set_alias(PRODUCTION, version)
@@ -92,7 +93,7 @@ def test_every_adapter_on_its_shared_base(s3, tmp_path):
     base = _base(store, tmp_path, "one")
     _twin(store, tmp_path, "tamsin", base)
     _twin(store, tmp_path, "tamsin", base)  # v2 is promoted: the alias moves
-    alice = _twin(store, tmp_path, "alice", base)
+    alice = _twin(store, tmp_path, "alice", base, merged=False)  # adapters mode needs no merged copy
     dest = tmp_path / "data"
 
     served = fetch_models.fetch(_registry(client), {"twin-tamsin": "twin/tamsin", "twin-alice": "twin/alice"}, True, dest)
@@ -131,6 +132,7 @@ def test_merged_export_for_engines_without_adapters(s3, tmp_path):
         ("two_bases", {"twin-tamsin": "twin/tamsin", "twin-alice": "twin/alice"}, True, "trained on different bases"),
         ("full_fine_tune", {"twin-tamsin": "twin/tamsin"}, True, "has no LoRA adapter (a full fine-tune): serve its merged export with serve_adapters = false"),
         ("ok", {"twin-tamsin": "twin/tamsin", "twin-alice": "twin/alice"}, False, "without adapters the engine serves one merged model"),
+        ("adapter_only", {"twin-tamsin": "twin/tamsin"}, False, "was registered as an adapter alone (merge_adapter off): serve it with serve_adapters = true"),
     ],
 )
 def test_what_cannot_be_served_is_named(s3, tmp_path, setup, adapters, serve_adapters, message):
@@ -144,6 +146,8 @@ def test_what_cannot_be_served_is_named(s3, tmp_path, setup, adapters, serve_ada
         _twin(store, tmp_path, "alice", _base(store, tmp_path, "two"))
     elif setup == "full_fine_tune":
         _twin(store, tmp_path, "tamsin", one, adapter=False)
+    elif setup == "adapter_only":
+        _twin(store, tmp_path, "tamsin", one, merged=False)
     else:
         _twin(store, tmp_path, "tamsin", one)
         _twin(store, tmp_path, "alice", one)

@@ -72,6 +72,36 @@ def _materialize_dataset(defs, instance) -> dg.ExecuteInProcessResult:
     return result
 
 
+def test_an_adapter_only_twin_is_evaluated_and_promoted_on_a_merge_made_on_demand(setup, tmp_path):
+    """merge_adapter off (the engine loads adapters): the registry holds the adapter alone, and
+    evaluation gets the same model a merge on the training machine would have made."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    store, defs, instance = setup
+    _materialize_dataset(defs, instance)
+    run = _run_training(defs, instance, {**FAST_TWIN, "merge_adapter": False})
+    assert run.success
+    twin = ModelRegistry(store, TWIN_MODEL)
+    card = twin.card(PRODUCTION)
+    assert card["export"] == "adapter" and card["has_adapter"] and card["hyperparameters"]["merge_adapter"] is False
+    assert not list(store.list_keys(f"models/twin/{card['version']}/model/"))
+    assert store.exists(f"models/twin/{card['version']}/adapter/adapter_config.json")
+    assert card["metrics"]["perplexity"] < card["evaluation"]["baselines"]["base"]["perplexity"]
+
+    merged = AutoModelForCausalLM.from_pretrained(twin.materialize_version(PRODUCTION, tmp_path / "cache")).eval()
+    base = ModelRegistry(store, BASE_MODEL).materialize_version("latest", tmp_path / "cache")
+    adapter = twin.materialize_version(PRODUCTION, tmp_path / "cache", part="adapter")
+    unmerged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(adapter)).eval()
+    ids = torch.tensor([[1, 5, 9, 13, 17, 21]])
+    with torch.no_grad():
+        assert torch.allclose(merged(ids).logits, unmerged(ids).logits, atol=1e-4)
+        # ... and not the base: the adapter is in it.
+        plain = AutoModelForCausalLM.from_pretrained(base).eval()
+        assert not torch.allclose(merged(ids).logits, plain(ids).logits, atol=1e-4)
+
+
 TRAINING = {"preference_dataset", "twin_model", "model_evaluation", "production_model"}
 
 

@@ -88,6 +88,7 @@ class TwinModelConfig(dg.Config):
     """The training recipe; every field lands in the model card."""
 
     method: str = Field("lora", description="LoRA adapter (merged on export) or full fine-tune.")
+    merge_adapter: bool = Field(True, description="LoRA: also register the adapter merged into the base. Off when the serving engine loads adapters (TGI LORA_ADAPTERS, vLLM --enable-lora, twin serve-model --adapters-from-registry): no merge on the training machine and no full model copy per version; evaluation merges a local copy when it needs one. The card's `export` says which (merged or adapter).")
     lora_r: int = Field(16, description="LoRA rank.")
     lora_alpha: int = Field(32, description="LoRA alpha.")
     lora_dropout: float = Field(0.0, description="LoRA dropout.")

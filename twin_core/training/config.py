@@ -33,6 +33,10 @@ class TrainingConfig:
     output_dir: str
     preference_dataset_dir: str | None = None  # train.jsonl of DPO triples; None = no DPO stage
     method: Literal["lora", "full"] = "lora"
+    # LoRA only: also export the adapter merged into the base (engines without adapter support
+    # load it); off when the engine loads adapters, which saves the merge and a full model copy
+    # per version (a merged copy is then made on first use where one is needed).
+    merge_adapter: bool = True
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.0

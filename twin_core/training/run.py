@@ -299,13 +299,18 @@ def train(config: TrainingConfig) -> dict[str, Any]:
     adapter_dir, merged_dir = output_dir / "adapter", output_dir / "merged"
     # Every rank calls save_model: under ZeRO-3 it gathers the partitioned weights.
     final_trainer.save_model(str(adapter_dir if config.method == "lora" else merged_dir))
+    merged = config.method != "lora" or config.merge_adapter
     if rank == 0:
         if config.method == "lora":
-            _merge_adapter(config.base_model_dir, adapter_dir, merged_dir, model.generation_config)
+            # The chat template used in training travels with the tokenizer, the stop tokens with
+            # the generation settings: evaluation and serving render the same prompt, and a
+            # merge made later (an adapter-only export) has both.
             tokenizer.save_pretrained(adapter_dir)
-        # The chat template used in training travels with the tokenizer: evaluation and serving
-        # render the same prompt.
-        tokenizer.save_pretrained(merged_dir)
+            model.generation_config.save_pretrained(adapter_dir)
+            if config.merge_adapter:
+                _merge_adapter(config.base_model_dir, adapter_dir, merged_dir)
+        else:
+            tokenizer.save_pretrained(merged_dir)
         result.update(
             world_size=world_size,
             deepspeed=config.deepspeed,
@@ -316,7 +321,8 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             # This rank's peak, the figure that says whether a bigger batch or base would fit.
             peak_gpu_memory_gb=torch.cuda.max_memory_allocated() / 2**30 if not use_cpu else None,
             adapter_dir=str(adapter_dir) if config.method == "lora" else None,
-            merged_dir=str(merged_dir),
+            merged_dir=str(merged_dir) if merged else None,
+            export="merged" if merged else "adapter",
         )
         (output_dir / RESULT_FILE).write_text(json.dumps(result, indent=2))
     if world_size > 1:
@@ -344,16 +350,13 @@ def sft_rows(tokenizer: Any, rows: list[dict[str, Any]], max_length: int, answer
     return out
 
 
-def _merge_adapter(base_dir: str, adapter_dir: Path, merged_dir: Path, generation_config: Any) -> None:
+def _merge_adapter(base_dir: str, adapter_dir: Path, merged_dir: Path) -> None:
     """Fold the LoRA weights into a fresh copy of the base: a model TGI loads without peft."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
     from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    from twin_core.models.merge import merge_adapter
 
     # After a ZeRO-3 run, from_pretrained would partition the fresh copy across ranks (0-sized
     # tensors on this one); the merge happens on rank 0 alone, outside DeepSpeed.
     unset_hf_deepspeed_config()
-    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype="auto")  # the base's own dtype
-    merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
-    merged.generation_config = generation_config
-    merged.save_pretrained(merged_dir, safe_serialization=True)
+    merge_adapter(base_dir, adapter_dir, merged_dir)

@@ -51,7 +51,7 @@ def register_twin(
     store: ObjectStore, lineage: dict[str, Any], config: TrainingConfig, result: dict[str, Any],
     launcher: dict[str, Any],
 ) -> str:
-    """Register a trained model (merged folder + adapter) with its card; returns the version."""
+    """Register a trained model (merged folder and/or adapter) with its card; returns the version."""
     card = {
         **lineage,
         "hyperparameters": config.hyperparameters(),
@@ -59,7 +59,7 @@ def register_twin(
         "training": {k: v for k, v in result.items() if k in ("sft", "dpo", "wall_s", "peak_gpu_memory_gb")},
     }
     return ModelRegistry(store, TWIN_MODEL).register(
-        result["merged_dir"], card, adapter_dir=result.get("adapter_dir")
+        result.get("merged_dir"), card, adapter_dir=result.get("adapter_dir")
     )
 
 

@@ -90,7 +90,11 @@ def fetch(registry: Registry, adapters: dict[str, str], serve_adapters: bool, de
         if len(chosen) != 1:
             raise FetchError("without adapters the engine serves one merged model: configure one "
                              "adapter, or set serve_adapters = true")
-        (name, (model, version, _card)), = chosen.items()
+        (name, (model, version, card)), = chosen.items()
+        if card.get("export") == "adapter":
+            raise FetchError(f"models/{model}/{version} was registered as an adapter alone "
+                             f"(merge_adapter off): serve it with serve_adapters = true, or "
+                             f"retrain with merge_adapter on")
         registry.download(f"{model}/{version}/model", dest / "model")
         served = {"mode": "merged", "model": {"name": model, "version": version}}
     else:
