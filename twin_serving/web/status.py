@@ -33,6 +33,25 @@ PART_NAMES = {"model": "The model registry", "knowledge_base": "The knowledge ba
 # What each evaluation number means and which way is better ("higher", "lower", or None for a
 # count), shown next to the twin's and its base model's values.
 METRIC_GUIDE: dict[str, dict[str, str | None]] = {
+    "bits_per_byte": {
+        "label": "Bits per byte on held-out answers",
+        "better": "lower",
+        "meaning": "How surprised the model is by the author's own answers it never trained on, "
+                   "per byte of text (comparable across tokenizers); the promotion gate's main "
+                   "figure. Lower means it writes closer to their words.",
+    },
+    "style_margin": {
+        "label": "Style margin against other authors",
+        "better": "higher",
+        "meaning": "How much closer the model's answers are to the author's held-out writing than "
+                   "to other authors' texts; above 0 it sounds more like them than like others.",
+    },
+    "style_closer_share": {
+        "label": "Answers closer to the author",
+        "better": "higher",
+        "meaning": "Share of the model's answers closer to the author's writing than to the other "
+                   "authors' texts.",
+    },
     "perplexity": {
         "label": "Perplexity on held-out answers",
         "better": "lower",
