@@ -48,7 +48,7 @@ dev: setup $(DAGSTER_HOME)/dagster.yaml
 lint: setup lint-imports
 	$(VENV)/bin/ruff check twin_assets twin_resources twin_serving twin_core twin_cli tests benchmarks infra
 
-# The layer rule of DESIGN.md, as contracts in .importlinter. PYTHONPATH: analyse this checkout
+# The layer rule (README), as contracts in .importlinter. PYTHONPATH: analyse this checkout
 # even when the installed package points elsewhere.
 lint-imports: setup
 	PYTHONPATH=$(CURDIR) $(VENV)/bin/lint-imports .importlinter

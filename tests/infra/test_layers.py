@@ -1,4 +1,4 @@
-"""The import-linter contract (.importlinter) catches each kind of import DESIGN.md forbids.
+"""The import-linter contract (.importlinter) catches each kind of import the layer rule forbids.
 
 The contract runs on a copy of the packages with one offending module added per rule, so the
 test shows the contract has teeth whatever the state of the code today (`make lint-imports`
