@@ -461,6 +461,19 @@ def test_dagster_limits_concurrent_training_runs(module):
     assert db["storage_encrypted"] is True and db["publicly_accessible"] is False
 
 
+def test_dagster_helm_run_monitoring_is_the_prod_instance_config(module):
+    """Dead run pods are resumed once, then failed, and free their slots: the chart's values say
+    the same as infra/dagster/dagster.prod.yaml, key for key."""
+    import yaml
+
+    block = re.search(r"runMonitoring = \{(.*?)\n\s*\}", module("dagster").text, re.S).group(1)
+    helm = {re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower(): value
+            for key, value in re.findall(r"(\w+)\s*=\s*(\w+)", block)}
+    prod = yaml.safe_load((TERRAFORM.parent / "dagster" / "dagster.prod.yaml").read_text())["run_monitoring"]
+    assert {k: str(v).lower() for k, v in prod.items()} == helm
+    assert prod["max_resume_run_attempts"] >= 1  # the Kubernetes launcher can resume a run
+
+
 def test_training_job_runs_deepspeed_entry_point_on_gpus(module):
     training = module("training")
     assert '"-m", "twin_core.training"' in training.text

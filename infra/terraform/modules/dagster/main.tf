@@ -205,7 +205,16 @@ locals {
           }
         }
       }
-      runMonitoring = { enabled = true, startTimeoutSeconds = 300 }
+      # The same run monitoring as infra/dagster/dagster.prod.yaml: a run whose pod died is
+      # resumed once, then marked failed, and its concurrency slots are freed.
+      runMonitoring = {
+        enabled                     = true
+        startTimeoutSeconds         = 300
+        cancelTimeoutSeconds        = 300
+        maxResumeRunAttempts        = 1
+        pollIntervalSeconds         = 60
+        freeSlotsAfterRunEndSeconds = 300
+      }
     }
     runLauncher = {
       type = "K8sRunLauncher"
