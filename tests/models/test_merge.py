@@ -21,7 +21,8 @@ def test_a_bf16_base_is_merged_and_saved_in_bf16_with_the_adapter_in_it(tiny_mod
     merged_dir = merge_adapter(base_dir, adapter, tmp_path / "merged")
 
     with safe_open(str(merged_dir / "model.safetensors"), "pt") as weights:
-        dtypes = {weights.get_tensor(name).dtype for name in weights.keys()}
+        names = weights.keys()  # a safetensors handle, not a dict
+        dtypes = {weights.get_tensor(name).dtype for name in names}
     assert dtypes == {torch.bfloat16}
     assert (merged_dir / "tokenizer_config.json").is_file()  # the base's tokenizer travels along
 
