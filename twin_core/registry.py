@@ -237,11 +237,12 @@ class ModelRegistry:
         if (target / "config.json").is_file() or (target / "adapter_config.json").is_file():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
-        merge_here = part == "model" and self.card(version).get("export") == "adapter"
+        card = self.card(version) if part == "model" else {}
+        merge_here = card.get("export") == "adapter"
         if merge_here:
             adapter = self.materialize_version(version, cache_dir, part="adapter")
             base_dir = ModelRegistry(self.store, BASE_MODEL).materialize_version(
-                self.card(version)["base_model"]["version"], cache_dir)
+                card["base_model"]["version"], cache_dir)
         scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{part}."))
         try:
             if merge_here:

@@ -322,7 +322,6 @@ def train(config: TrainingConfig) -> dict[str, Any]:
             peak_gpu_memory_gb=torch.cuda.max_memory_allocated() / 2**30 if not use_cpu else None,
             adapter_dir=str(adapter_dir) if config.method == "lora" else None,
             merged_dir=str(merged_dir) if merged else None,
-            export="merged" if merged else "adapter",
         )
         (output_dir / RESULT_FILE).write_text(json.dumps(result, indent=2))
     if world_size > 1:
