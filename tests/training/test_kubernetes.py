@@ -48,10 +48,10 @@ from twin_core.training.remote import (
     RemoteBaseModel,
     RemoteEvaluation,
     RemoteTraining,
-    open_store,
     store_spec,
 )
 from twin_core.training.staging import register_twin
+from twin_core.training.store_spec import store_from_spec
 from twin_resources.object_store import LocalObjectStoreResource
 from twin_resources.trainer import TrainerLauncherResource
 
@@ -141,7 +141,7 @@ def test_remote_run_round_trips_and_rejects_unknown_settings(tmp_path):
                           preference_version=None, hyperparameters=RECIPE, deepspeed="zero2", lineage={"fingerprint": "f"})
     data = json.loads(spec.to_json())
     assert data["kind"] == REMOTE_KIND and RemoteTraining.from_dict(data) == spec
-    assert open_store(data["store"]).root == LocalFolderStore(tmp_path).root
+    assert store_from_spec(data["store"]).root == LocalFolderStore(tmp_path).root
     with pytest.raises(ValueError, match="unknown remote training settings"):
         RemoteTraining.from_dict({**data, "surprise": 1})
     evaluation = RemoteEvaluation(store=spec.store, version="v3", embedding_model="m", embedding_backend="torch",
@@ -323,7 +323,7 @@ def _pod_that_registers(tmp_path: Path):
         config = TrainingConfig(base_model_dir="-", dataset_dir="-", output_dir="-", deepspeed=spec.deepspeed, **spec.hyperparameters)
         result = {"merged_dir": str(_model_folder(tmp_path / f"merged-{spec.run_id}")), "world_size": 4,
                   "sft": {"loss_curve": [[1, 7.0], [2, 6.5]], "steps": 2, "tokens_per_second": 10.0, "train_runtime_s": 1.0}}
-        register_twin(open_store(spec.store), spec.lineage, config, result,
+        register_twin(store_from_spec(spec.store), spec.lineage, config, result,
                       {"launcher": "kubernetes", "nproc": 4, "deepspeed": spec.deepspeed})
         return 0, "registered\n"
 

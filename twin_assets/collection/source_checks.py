@@ -9,6 +9,8 @@ documents that did arrive.
 
 import dagster as dg
 
+from twin_assets.metadata import md_table
+
 FAILED_SOURCES = "failed_sources"
 
 
@@ -22,14 +24,6 @@ def _failures(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) ->
     value = records[0].asset_materialization.metadata.get(FAILED_SOURCES)
     data = getattr(value, "data", value)
     return list(data) if isinstance(data, list) else []
-
-
-def _markdown(failures: list[dict]) -> str:
-    def cell(text: object) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
-
-    rows = [f"| {cell(f.get('source'))} | {cell(f.get('reason'))} |" for f in failures]
-    return "\n".join(["| source | reason |", "|---|---|", *rows])
 
 
 def sources_answered_check(asset_name: str) -> dg.AssetChecksDefinition:
@@ -61,7 +55,10 @@ def sources_answered_check(asset_name: str) -> dg.AssetChecksDefinition:
             metadata={
                 "failed": len(failures),
                 FAILED_SOURCES: dg.MetadataValue.json(failures),
-                "failures": dg.MetadataValue.md(_markdown(failures) if failures else "none"),
+                "failures": dg.MetadataValue.md(
+                    md_table(["source", "reason"], [[f.get("source"), f.get("reason")] for f in failures])
+                    if failures else "none"
+                ),
             },
         )
 

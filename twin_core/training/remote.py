@@ -25,7 +25,7 @@ from twin_core.training.base_model import register_base_model
 from twin_core.training.config import TrainingConfig
 from twin_core.training.run import train
 from twin_core.training.staging import evaluate_candidate, register_twin, stage_training
-from twin_core.training.store_spec import open_store, store_spec  # noqa: F401 (store_spec: re-exported)
+from twin_core.training.store_spec import store_from_spec, store_spec  # noqa: F401 (store_spec: re-exported)
 
 REMOTE_KIND = "twin/remote-training"
 REMOTE_EVALUATION_KIND = "twin/remote-evaluation"
@@ -103,7 +103,7 @@ def run_remote(spec: RemoteTraining, work_dir: str | os.PathLike[str] | None = N
     root = work_root(work_dir)
     run_dir = root / f"run-{spec.run_id}"
     staged = run_dir / STAGED
-    store = open_store(spec.store)
+    store = store_from_spec(spec.store)
     if local_rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         config = stage_training(
@@ -158,7 +158,7 @@ def run_remote_evaluation(spec: RemoteEvaluation, work_dir: str | os.PathLike[st
     root = work_root(work_dir)
     embedder = Embedder(spec.embedding_model, backend=spec.embedding_backend)
     summary = evaluate_candidate(
-        open_store(spec.store), root / f"eval-{spec.version}", embedder.encode_documents, None,
+        store_from_spec(spec.store), root / f"eval-{spec.version}", embedder.encode_documents, None,
         version=spec.version, max_new_tokens=spec.max_new_tokens, distractors=spec.distractors,
         style_examples=spec.style_examples, style_tolerance=spec.style_tolerance,
     )
@@ -183,7 +183,7 @@ def run_remote_base_model(spec: RemoteBaseModel, work_dir: str | os.PathLike[str
     if int(os.environ.get("RANK", "0")) != 0:
         return
     root = work_root(work_dir)
-    version, _, created = register_base_model(open_store(spec.store), spec.source, [], root / "base")
+    version, _, created = register_base_model(store_from_spec(spec.store), spec.source, [], root / "base")
     print(f"registered base model {version} from {spec.source} ({'new' if created else 'unchanged'})", flush=True)
 
 
@@ -205,7 +205,7 @@ def run_remote_preference_pairs(spec: RemotePreferencePairs, work_dir: str | os.
     if int(os.environ.get("RANK", "0")) != 0:
         return
     root = work_root(work_dir)
-    build = build_preference_pairs(open_store(spec.store), root / "pairs", spec.max_pairs_per_split,
+    build = build_preference_pairs(store_from_spec(spec.store), root / "pairs", spec.max_pairs_per_split,
                                    spec.max_new_tokens, spec.temperature)
     print(f"wrote preference dataset {build.version} from instruction dataset {build.source_version} "
           f"with base model {build.base_version}", flush=True)

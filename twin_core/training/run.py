@@ -18,7 +18,7 @@ from twin_core.models.chat import encode_chat, prepare_tokenizer, stop_token_ids
 from twin_core.object_store import ObjectStore
 from twin_core.training.checkpoints import download_checkpoint, newest_checkpoint, upload_callback
 from twin_core.training.config import TrainingConfig
-from twin_core.training.store_spec import open_store
+from twin_core.training.store_spec import store_from_spec
 
 RESULT_FILE = "result.json"
 
@@ -253,7 +253,7 @@ def train(config: TrainingConfig) -> dict[str, Any]:
         )
 
     started = time.perf_counter()
-    store = open_store(config.checkpoint_store) if config.checkpoint_store else None
+    store = store_from_spec(config.checkpoint_store) if config.checkpoint_store else None
     # After SFTConfig: under torchrun it has set up torch.distributed, which the download needs.
     resume = _resume_point(store, config.checkpoint_prefix, checkpoints_dir) if store else None
     trainer = SFTTrainer(

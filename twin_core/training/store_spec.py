@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from twin_core.authors import AuthorStore
-from twin_core.object_store import LocalFolderStore, ObjectStore, S3Store
-from twin_core.object_store import open_store as open_configured_store
+from twin_core.object_store import LocalFolderStore, ObjectStore, S3Store, open_store
 from twin_core.settings import Settings
 
 
@@ -21,14 +20,15 @@ def store_spec(store: ObjectStore) -> dict[str, str]:
     raise ValueError(f"cannot describe {store.describe()} for a remote training run")
 
 
-def open_store(spec: dict[str, str]) -> ObjectStore:
+def store_from_spec(spec: dict[str, str]) -> ObjectStore:
+    """The store ``store_spec`` described, opened on this machine."""
     if spec.get("author"):
-        return AuthorStore(open_store({k: v for k, v in spec.items() if k != "author"}), spec["author"])
+        return AuthorStore(store_from_spec({k: v for k, v in spec.items() if k != "author"}), spec["author"])
     if spec.get("kind") == "local":
         return LocalFolderStore(spec["root"])
     if spec.get("kind") == "s3":
         # The bucket and prefix travel; the endpoint (TWIN_S3_ENDPOINT_URL) is this machine's own.
-        return open_configured_store(
+        return open_store(
             Settings(env="prod", s3_bucket=spec["bucket"], s3_prefix=spec.get("prefix", ""))
         )
     raise ValueError(f"unknown store kind {spec.get('kind')!r}")
