@@ -9,6 +9,8 @@ gone; a removed author's data stays in the store until ``twin authors forget`` d
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
 from twin_core.authors import AuthorNotFound, AuthorStore, find_author, profile_slugs
@@ -62,12 +64,19 @@ def author_partitions(context: dg.SensorEvaluationContext, profiles: ProfilesRes
 def author_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
               profiles: ProfilesResource) -> Author:
     """The profile of the run's partition; a clear failure when it is not in the profiles."""
+    return author_with_base_dir(context, profiles)[0]
+
+
+def author_with_base_dir(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+                         profiles: ProfilesResource) -> tuple[Author, Path]:
+    """The run's author and the folder their relative export paths resolve against, from one
+    read of the profiles."""
     try:
         loaded = profiles.load()
     except ProfileError as error:
         raise dg.Failure(description=f"profile configuration error: {error}") from None
     try:
-        return find_author(loaded, _partition_key(context))
+        return find_author(loaded, _partition_key(context)), loaded.base_dir
     except AuthorNotFound as error:
         raise dg.Failure(description=str(error)) from None
 

@@ -6,7 +6,7 @@ import json
 
 import dagster as dg
 
-from twin_assets.authors import AUTHORS, author_of, author_store
+from twin_assets.authors import AUTHORS, author_store, author_with_base_dir
 from twin_assets.metadata import md_table
 from twin_core import collection
 from twin_core.warehouse import DocumentWarehouse
@@ -41,8 +41,7 @@ def _platform_asset(name: str, platform: str, description: str) -> dg.AssetsDefi
         http: CrawlerHttpResource,
         object_store: ObjectStoreResource,
     ) -> dg.MaterializeResult:
-        author = author_of(context, profiles)
-        base_dir = profiles.load().base_dir
+        author, base_dir = author_with_base_dir(context, profiles)
         store = author_store(context, object_store)
         with http.open(cache=store) as client:
             report = collection.collect_author(
