@@ -116,9 +116,11 @@ def clean_document(document: Document) -> Document:
 
 
 def is_current(cleaned: Document | None, raw: Document) -> bool:
-    """True when ``cleaned`` was made from this exact ``raw`` version by the current rules."""
+    """True when ``cleaned`` was made from this exact ``raw`` version by the current rules (at
+    the same address: a post whose publication moved domain is cleaned again to carry it)."""
     return (
         cleaned is not None
         and cleaned.extra.get("source_content_hash") == raw.content_hash
         and cleaned.extra.get("cleaning_version") == CLEANING_VERSION
+        and cleaned.url == raw.url
     )

@@ -152,7 +152,8 @@ def chunk_warehouse(
         key = (document.id, document.platform)
         seen.add(key)
         record = existing.get(key)
-        if record and record["content_hash"] == document.content_hash and record["version"] == version:
+        if (record and record["content_hash"] == document.content_hash and record["version"] == version
+                and all(data["url"] == document.url for data in record["chunks"])):
             found = [Chunk.from_dict(data) for data in record["chunks"]]
             report.unchanged_documents += 1
         else:
@@ -185,6 +186,7 @@ class SyncReport:
     embedded: int = 0
     deleted: int = 0
     unchanged: int = 0
+    relinked: int = 0  # same text, new address or title: metadata rewritten, vector kept
     seconds_embedding: float = 0.0
     chunk_ids: set[str] = field(default_factory=set)
 
@@ -204,10 +206,19 @@ def sync_index(
 
     index.ensure_collection()
     current = {chunk.id: chunk for chunk in chunks.chunks()}
-    present = set(index.ids(build_filter(author=author)))
+    stored = index.scan(build_filter(author=author), ["url", "title"])
+    present = set(stored)
     missing = [current[i] for i in sorted(set(current) - present)]
     stale = present - set(current)
-    report = SyncReport(total=len(current), unchanged=len(set(current) & present), chunk_ids=set(current))
+    # Same text at a new address (a publication moved domain): new metadata, the same vector.
+    moved = sorted(i for i in set(current) & present
+                   if (stored[i]["url"], stored[i]["title"]) != (current[i].url, current[i].title))
+    report = SyncReport(total=len(current), unchanged=len(set(current) & present) - len(moved),
+                        chunk_ids=set(current))
+    for start in range(0, len(moved), batch):
+        rows = index.get(moved[start : start + batch], with_vectors=True)
+        index.upsert([{**current[row["id"]].to_dict(), "vector": row["vector"]} for row in rows])
+        report.relinked += len(rows)
     for start in range(0, len(missing), batch):
         part = missing[start : start + batch]
         began = time.perf_counter()
@@ -217,6 +228,6 @@ def sync_index(
         report.embedded += len(part)
     if stale:
         report.deleted = index.delete_ids(stale)
-    if refresh and (missing or stale):
+    if refresh and (missing or stale or moved):
         index.refresh()
     return report

@@ -220,16 +220,20 @@ class VectorIndex:
 
     def ids(self, filter: str = "") -> dict[str, str]:
         """chunk id -> document id for every row (or those matching ``filter``)."""
-        found: dict[str, str] = {}
+        return {i: row["document_id"] for i, row in self.scan(filter, ["document_id"]).items()}
+
+    def scan(self, filter: str, fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """chunk id -> ``fields`` of every row matching ``filter`` (all rows: ``""``), page by page."""
+        found: dict[str, dict[str, Any]] = {}
         iterator = self._retry_unloaded(lambda: self.client.query_iterator(
-            self.collection, batch_size=1000, filter=filter, output_fields=["id", "document_id"], timeout=self.timeout
+            self.collection, batch_size=1000, filter=filter, output_fields=["id", *fields], timeout=self.timeout
         ))
         try:
             while True:
                 page = iterator.next()
                 if not page:
                     break
-                found.update({row["id"]: row["document_id"] for row in page})
+                found.update({row["id"]: row for row in page})
         finally:
             iterator.close()
         return found

@@ -7,6 +7,7 @@ document atomically, so re-runs never duplicate and readers never see half a rec
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -65,5 +66,12 @@ class DocumentWarehouse:
             yield Document.from_dict(json.loads(self.store.get_bytes(key)))
 
     def versions(self) -> dict[str, str]:
-        """document id -> content hash, for change detection downstream."""
-        return {doc.id: doc.content_hash for doc in self.documents()}
+        """document id -> its record's version, for change detection downstream."""
+        return {doc.id: record_version(doc) for doc in self.documents()}
+
+
+def record_version(document: Document) -> str:
+    """What downstream stages must follow: the content and the address (a post whose
+    publication moved domain keeps its content and id, and its chunks must link to the new
+    address)."""
+    return hashlib.sha256(f"{document.content_hash}\n{document.url}".encode()).hexdigest()[:32]

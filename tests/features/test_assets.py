@@ -146,3 +146,27 @@ def test_collection_check_fails_when_the_collection_drifts(setup, milvus_server)
     evaluation = result.get_asset_check_evaluations()[0]
     assert evaluation.asset_check_key.name == "collection_matches_chunks"
     assert not evaluation.passed and evaluation.metadata["missing"].value == 1
+
+
+def test_a_post_whose_publication_moved_keeps_its_vectors_and_links_to_the_new_address(setup, milvus_server):
+    store, warehouse, resources, instance = setup
+
+    def post(url):
+        return Document.create(platform="substack", category="article", author="Ana", url=url,
+                               title="Boring pipelines", content="Pipelines should be boring. " * 5)
+
+    old, new = post("https://ana.substack.com/p/boring"), post("https://boring.ana.dev/p/boring")
+    assert old.id == new.id and old.content_hash == new.content_hash  # the same post
+    warehouse.upsert(old)
+    run(resources, instance)
+    before = {i: r for i, r in collection_rows(milvus_server).items() if r["document_id"] == old.id}
+    assert before and {r["url"] for r in before.values()} == {old.url}
+
+    assert warehouse.upsert(new) == "changed"  # the record moves in place
+    after = run(resources, instance)
+    rows = {i: r for i, r in collection_rows(milvus_server).items() if r["document_id"] == old.id}
+    assert set(rows) == set(before)  # the same chunks, not a second copy
+    assert {r["url"] for r in rows.values()} == {new.url}
+    assert after["chunk_embeddings"]["embedded"] == 0 and after["chunk_embeddings"]["relinked"] == len(rows)
+    assert DocumentWarehouse(store, prefix=CLEANED_PREFIX).get(old.id, "substack").url == new.url
+    assert {c.url for c in ChunkStore(store).chunks() if c.document_id == old.id} == {new.url}

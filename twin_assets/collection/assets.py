@@ -9,7 +9,7 @@ import dagster as dg
 from twin_assets.authors import AUTHORS, author_store, author_with_base_dir
 from twin_assets.metadata import md_table
 from twin_core import collection
-from twin_core.warehouse import DocumentWarehouse
+from twin_core.warehouse import DocumentWarehouse, record_version
 from twin_resources.http import CrawlerHttpResource
 from twin_resources.object_store import ObjectStoreResource
 from twin_resources.profiles import ProfilesResource
@@ -79,7 +79,8 @@ platform_assets = [_platform_asset(name, *spec) for name, spec in PLATFORM_ASSET
 
 
 def warehouse_version(versions: dict[str, str]) -> str:
-    """One hash over every (id, content hash): it changes exactly when some document changes."""
+    """One hash over every (id, record version): it changes exactly when some document's
+    content or address changes."""
     digest = hashlib.sha256()
     for doc_id in sorted(versions):
         digest.update(f"{doc_id}:{versions[doc_id]}\n".encode())
@@ -93,15 +94,15 @@ def warehouse_version(versions: dict[str, str]) -> str:
     partitions_def=AUTHORS,
     description=(
         "Every collected document of the author in the warehouse (prefix documents/<author>/). Its "
-        "data version is a hash of the author's document ids and content hashes, so automation "
-        "re-runs that author's features only on real change."
+        "data version is a hash of the author's document ids, content hashes and addresses, so "
+        "automation re-runs that author's features only on real change (a moved post counts)."
     ),
 )
 def raw_documents(context: dg.AssetExecutionContext, object_store: ObjectStoreResource) -> dg.MaterializeResult:
     store = author_store(context, object_store)
     warehouse = DocumentWarehouse(store)
     documents = list(warehouse.documents())
-    versions = {d.id: d.content_hash for d in documents}
+    versions = {d.id: record_version(d) for d in documents}
     try:
         previous = json.loads(store.get_bytes(MANIFEST_KEY))["documents"]
     except Exception:  # first run, or an unreadable manifest: everything counts as new

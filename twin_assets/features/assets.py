@@ -135,7 +135,8 @@ def chunk_embeddings(
         report = sync_index(ChunkStore(author_store(context, object_store)), index, model, author=author.name)
     finally:
         index.close()
-    context.log.info(f"{report.embedded} embedded, {report.deleted} deleted, {report.unchanged} unchanged")
+    context.log.info(f"{report.embedded} embedded, {report.relinked} relinked, {report.deleted} deleted, "
+                     f"{report.unchanged} unchanged")
     return dg.MaterializeResult(
         data_version=dg.DataVersion(version_of({index.collection, *report.chunk_ids})),
         metadata={
@@ -143,9 +144,8 @@ def chunk_embeddings(
             "embedded": report.embedded,
             "deleted": report.deleted,
             "unchanged": report.unchanged,
-            "texts_per_second": 
-                report.embedded / report.seconds_embedding if report.seconds_embedding else 0.0
-            ,
+            "relinked": report.relinked,
+            "texts_per_second": report.embedded / report.seconds_embedding if report.seconds_embedding else 0.0,
             "collection": index.collection,
             "author": author.name,
             "model": model.model_name,
