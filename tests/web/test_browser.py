@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
+import time
 
 import httpx
 import yaml
@@ -39,6 +40,58 @@ CHECK_QUERY = """query($path: [String!]!) { assetCheckExecutions(assetKey: {path
   checkName: "every_source_answered", limit: 1) { runId status evaluation { severity } } }"""
 
 pytestmark = needs_chromium
+
+
+AUTHOR_SLUG = "tamsin-vale"
+LAUNCH_MUTATION = """
+mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+  ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } } } }
+"""
+
+
+def _launch(dagster_url: str, job: str, partition: str, checks: list[tuple[str, str]] | None = None) -> str:
+    """A run of ``job`` for one author, as an automation sensor submits it; ``checks``: run only
+    these asset checks (the promotion gate alone)."""
+    selector = {"repositoryLocationName": "llm_twin", "repositoryName": "__repository__", "jobName": job}
+    if checks is not None:
+        selector["assetSelection"] = []
+        selector["assetCheckSelection"] = [{"assetKey": {"path": [asset]}, "name": name} for asset, name in checks]
+    params = {"selector": selector, "runConfigData": {},
+              "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]}}
+    reply = httpx.post(f"{dagster_url}/graphql", json={"query": LAUNCH_MUTATION, "variables": {"params": params}},
+                       timeout=30).json()
+    launched = reply["data"]["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+def _stored(dagster_webserver, platform: str) -> list:
+    """The author's documents of ``platform`` in the warehouse the Dagster code location writes."""
+    from twin_core.authors import AuthorStore
+    from twin_core.object_store import LocalFolderStore
+    from twin_core.warehouse import DocumentWarehouse
+
+    store = LocalFolderStore(Settings.of(home=dagster_webserver.twin_home).store_root)
+    return list(DocumentWarehouse(AuthorStore(store, AUTHOR_SLUG)).documents(platform))
+
+
+def _register_failed_candidate(dagster_webserver) -> None:
+    """The author's newest twin, evaluated and failed (the card evaluation writes), in the
+    store the Dagster code location reads."""
+    from twin_core.object_store import LocalFolderStore
+    from twin_core.registry import twin_registry
+    from twin_core.training.staging import CANDIDATE
+
+    model = dagster_webserver.twin_home / "candidate-model"
+    model.mkdir(parents=True, exist_ok=True)
+    (model / "config.json").write_text("{}")
+    store = LocalFolderStore(Settings.of(home=dagster_webserver.twin_home).store_root)
+    registry = twin_registry(store, AUTHOR_SLUG)
+    version = registry.register(model, {"metrics": {"bits_per_byte": 1.31, "perplexity": 21.0}})
+    registry.update_card(version, evaluation={"promotion": {"passed": False, "reasons": [
+        "bits per byte 1.310 is not below the base's 1.305: the twin predicts the author's held-out writing no better"]}})
+    registry.set_alias(CANDIDATE, version)
 
 
 def _register_twin(settings: Settings, profiles, tmp_path) -> None:
@@ -192,6 +245,56 @@ def _walk_through(page, serve_web, settings, parts, profiles, index, dagster_web
         (execution,) = reply["data"]["assetCheckExecutions"]
         assert execution["runId"] == run_id and execution["status"] == "FAILED"
         assert execution["evaluation"]["severity"] == "WARN"
+
+        # The runs the sensors would start now (no daemon here: the test starts them as
+        # Declarative Automation does, through Dagster): the dataset build, and the training
+        # run's promotion gate on a candidate whose evaluation failed. The page, still polling,
+        # lists each with its real state and link, and says the gate held the candidate back.
+        _register_failed_candidate(dagster_webserver)
+        dataset_run = _launch(dagster_webserver.url, "dataset_job", AUTHOR_SLUG)
+        training_run = _launch(dagster_webserver.url, "continuous_training_job", AUTHOR_SLUG,
+                               checks=[("model_evaluation", "beats_baseline")])
+        training = page.locator('#follow-on li[data-job="continuous_training_job"]')
+        dataset = page.locator('#follow-on li[data-job="dataset_job"]')
+        for job in ("continuous_training_job", "dataset_job"):  # the list is redrawn on each poll
+            page.wait_for_function(
+                """(job) => ["SUCCESS", "FAILURE", "CANCELED"].includes(
+                     document.querySelector(`#follow-on li[data-job="${job}"]`)?.dataset.status)""",
+                arg=job, timeout=180_000)
+        training.locator(".gate").wait_for()
+        assert training.get_attribute("data-status") == "FAILURE"
+        assert "failed" in training.locator(".run-state").text_content()
+        gate = training.locator(".gate")
+        assert gate.get_attribute("data-passed") == "false"
+        assert "held back" in gate.text_content() and "production keeps the current model" in gate.text_content()
+        assert training.locator("a").get_attribute("href") == f"{dagster_webserver.url}/runs/{training_run}"
+        assert dataset.locator("a").get_attribute("href") == f"{dagster_webserver.url}/runs/{dataset_run}"
+        assert dataset.get_attribute("data-status") in {"SUCCESS", "FAILURE"}
+        assert dataset.locator(".run-state").text_content() in {"done", "failed"}
+        features = page.locator('#follow-on li[data-job="features_job"]')
+        assert features.get_attribute("data-status") == "NOT_LAUNCHED"
+        assert "not started yet" in features.text_content()
+        screenshot(page.locator("#collection"), "web-collection-follow-on")
+
+        # A source whose identity changes: the Substack publication moves to its own domain. The
+        # exported posts are the same posts, so collected again they are not new, and the
+        # knowledge base does not hold them twice.
+        documents = int(page.locator('#collection-counts dd[data-count="documents"]').text_content())
+        page.get_by_label("Publication URL").fill("https://boring.ml")
+        page.locator("details[data-platform=web]").get_by_label("Article links").fill("")  # collected already
+        page.get_by_role("button", name="Save profiles").click()
+        deadline = time.monotonic() + 30
+        while yaml.safe_load(profiles.read_text())["authors"][0]["substack"]["url"] != "https://boring.ml":
+            assert time.monotonic() < deadline, "the profile was not saved"
+            time.sleep(0.2)
+        page.get_by_role("button", name="Collect now").click()
+        page.locator("#run-link").and_(page.locator(f'#run-link:not([href="{run_url}"])')).wait_for()
+        page.locator("#collection-message", has_text="Done: every source answered").wait_for(timeout=300_000)
+        counts = {label: int(page.locator(f'#collection-counts dd[data-count="{label}"]').text_content())
+                  for label in ("new", "changed", "documents")}
+        moved = _stored(dagster_webserver, "substack")
+        assert moved and {d.url.split("/p/")[0] for d in moved} == {"https://boring.ml"}
+        assert counts == {"new": 0, "changed": len(moved), "documents": documents}, counts
 
         # The status panel now knows the collection, and explains the evaluation numbers.
         page.locator("#status-collection", has_text=re.compile(r"\d")).wait_for()

@@ -314,6 +314,18 @@ const STATUS_WORDS = {
   SUCCESS: "Done.",
   NOT_LAUNCHED: "not started",
 };
+// A follow-on run's state in a few words (it is not a collection: no "Collecting…").
+const FOLLOW_ON_WORDS = {
+  NOT_LAUNCHED: "not started yet",
+  QUEUED: "waiting in Dagster's queue",
+  NOT_STARTED: "waiting to start",
+  STARTING: "starting",
+  STARTED: "running",
+  CANCELING: "stopping",
+  CANCELED: "canceled",
+  FAILURE: "failed",
+  SUCCESS: "done",
+};
 const ACTIVE = new Set(["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]);
 const ASSET_LABELS = {
   linkedin_posts: "LinkedIn",
@@ -345,9 +357,7 @@ function showFollowOn(runs) {
     label.textContent = `${run.label}: `;
     const state = document.createElement("span");
     state.className = "run-state";
-    state.textContent = run.status === "NOT_LAUNCHED"
-      ? "not started yet"
-      : (STATUS_WORDS[run.status] || run.status).replace(/…$/, "").toLowerCase().replace(/\.$/, "");
+    state.textContent = FOLLOW_ON_WORDS[run.status] || run.status.toLowerCase();
     item.append(label, state);
     if (run.gate) {
       const gate = document.createElement("span");
