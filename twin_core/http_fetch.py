@@ -371,7 +371,7 @@ class HttpFetcher:
         except httpx.RemoteProtocolError as error:
             raise _Retry(f"connection broken ({_first_line(error)})") from None
         except httpx.TransportError as error:
-            raise _Retry(f"connection failed ({type(error).__name__}: {_first_line(error)})") from None
+            raise _Retry(connection_failure(error)) from None
 
     def _read_body(self, url: str, status: int, response: httpx.Response) -> bytes:
         """Raw bytes in small reads, inflated under the cap (see ``twin_core.inflate``)."""
@@ -456,3 +456,26 @@ class HttpFetcher:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0][:200]
+
+
+# What a failed connection means, from the operating system's words, for a person reading it.
+_CONNECTION_CAUSES = (
+    (("connection refused",), "the server refused the connection: nothing is listening at that address"),
+    (("name or service not known", "nodename nor servname", "temporary failure in name resolution",
+      "getaddrinfo failed", "no address associated"),
+     "the host name could not be found: check the address, or the network connection"),
+    (("network is unreachable", "no route to host"), "the network is unreachable from here"),
+    (("certificate verify failed", "certificate_verify_failed"),
+     "the site's TLS certificate could not be verified"),
+    (("connection reset",), "the server closed the connection"),
+)
+
+
+def connection_failure(error: BaseException) -> str:
+    """A failed connection in a sentence: the likely cause where the error says it, else its
+    first line."""
+    text = str(error).lower()
+    for needles, meaning in _CONNECTION_CAUSES:
+        if any(needle in text for needle in needles):
+            return meaning
+    return f"the connection failed ({_first_line(error)})"

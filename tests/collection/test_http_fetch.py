@@ -280,3 +280,19 @@ def test_the_guards_checked_address_is_the_one_connected_to(loopback):
         result = client.get(f"http://rebinding.invalid:{port}/page")
     assert "Hello" in result.text
     assert loopback.hits("/page")[0].headers["host"] == f"rebinding.invalid:{port}"
+
+
+@pytest.mark.parametrize(("url", "meaning"), [
+    ("http://127.0.0.1:{port}/post", "the server refused the connection: nothing is listening at that address"),
+    ("http://no-such-host.invalid/post", "the host name could not be found: check the address, or the network"),
+])
+def test_a_failed_connection_is_told_in_words(url, meaning):
+    import socket
+
+    with socket.socket() as unused:  # a port that was free a moment ago: nothing listens there
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(FetchError) as failure:
+        fast_client(max_retries=0, respect_robots=False).get(url.format(port=port))
+    assert meaning in str(failure.value)
+    assert "Error" not in str(failure.value) and "Errno" not in str(failure.value)
