@@ -10,8 +10,10 @@ import pytest
 
 from twin_core.crawlers import github, linkedin, medium, substack
 from twin_core.crawlers.html import ExtractionError
+from twin_core.documents import document_id
 
 SAMPLES = Path(__file__).parents[2] / "samples"
+EXPORTS = Path(__file__).parent / "exports"
 
 
 def zip_folder(folder: Path, target: Path, top: str = "") -> Path:
@@ -59,6 +61,45 @@ def test_not_a_linkedin_export_is_reported(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     report = linkedin.import_export(tmp_path, "T")
     assert report.documents == [] and "is this a LinkedIn data export" in report.failures[0][1]
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_medium_export_of_another_year(tmp_path, as_zip):
+    # A 2015 post in an export made in 2019, laid out as Medium's archive is: a top folder, the
+    # posts beside README, profile, claps and highlights pages; an 11-digit post id; a CSS
+    # block in the head; sections split by dividers; a figure, list, code and quote.
+    path = EXPORTS / "medium-2015"
+    if as_zip:
+        path = zip_folder(path, tmp_path / "medium-export-7f3c1a.zip")
+    report = medium.import_export(path, "Tamsin Vale")
+    assert report.failures == []
+    (doc,) = report.documents  # the draft, README, profile, claps and highlights are not posts
+    assert doc.title == "Keep a Changelog for Your Models"
+    assert doc.url == "https://medium.com/@tamsinvale/keep-a-changelog-for-your-models-18504ab0fd0"
+    assert doc.published_at == "2015-04-22T06:01:55+00:00"
+    # The same post found on a custom domain or through the feed is the same document.
+    assert doc.id == document_id("medium", "https://notes.example.com/keep-a-changelog-for-your-models-18504ab0fd0")
+    assert doc.content.startswith("Every team I have joined had a folder of models")
+    for kept in ("what data the model saw,", "Make the pipeline write it", 'echo "$(date -u +%F)',
+                 "If it is not in the changelog, it did not ship."):
+        assert kept in doc.content
+    for gone in ("font-family", "Exported from", "Canonical link", "Nobody remembers why v7", "Originally published"):
+        assert gone not in doc.content
+    assert doc.content.count("Keep a Changelog for Your Models") == 0
+
+
+def test_medium_post_without_its_footer_date_takes_the_file_name(tmp_path):
+    # A published post (no draft_ prefix) whose footer lost its time element and canonical
+    # link: the file name still says when it was published and which post it is.
+    source = EXPORTS / "medium-2015" / "medium-export-7f3c1a" / "posts" / "2015-04-22_Keep-a-Changelog-for-Your-Models-18504ab0fd0.html"
+    html = source.read_text()
+    footer = html[html.index("<footer>"):html.index("</footer>")]
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "posts" / source.name).write_text(html.replace(footer, "<footer><p>Exported from Medium."))
+    (doc,) = medium.import_export(tmp_path, "Tamsin Vale").documents
+    assert doc.published_at == "2015-04-22T00:00:00+00:00"
+    assert doc.url == "https://medium.com/p/18504ab0fd0"
+    assert doc.id == document_id("medium", "https://medium.com/@tamsinvale/keep-a-changelog-for-your-models-18504ab0fd0")
 
 
 @pytest.mark.parametrize("as_zip", [False, True])

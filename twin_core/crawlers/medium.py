@@ -8,7 +8,8 @@ carry Medium's short ``id``s, page chrome does not); 2022+ ``pw-post-title`` and
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 
 from twin_core.crawlers import feeds
 from twin_core.crawlers import html as h
@@ -24,6 +25,10 @@ STRUCTURAL = "h1[id],h2[id],h3[id],h4[id],p[id],pre,blockquote[id],li[id],.pw-po
 # The subtitle under the title (a dek, not the body) and the byline/label rows of 2019+ pages.
 NOT_BODY = h.CHROME + ",.pw-subtitle-paragraph,.speechify-ignore,[data-testid=storyTitle]"
 BYLINES = "[data-testid=authorName], .postMetaInline-authorLockup a, a[rel*=author]"
+# The notice Medium adds under a story imported from elsewhere: where it first ran, not the voice.
+CROSS_POST = re.compile(r"^Originally published at .{1,200} on [A-Z][a-z]+ \d{1,2}, \d{4}\.?$")
+# An export's post file: ``2015-04-22_Title-Words-18504ab0fd0.html`` (date, slug, post id).
+EXPORT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})_.*?-?([0-9a-f]{10,12})\.html$")
 
 
 def _body_text(root, title: str | None) -> str:
@@ -32,6 +37,8 @@ def _body_text(root, title: str | None) -> str:
     parts = h.blocks(root, skip_texts=LABELS)
     if parts and title and parts[0] == title:
         parts = parts[1:]
+    if parts and CROSS_POST.match(parts[-1]):
+        parts = parts[:-1]
     return h.join_blocks(parts)
 
 
@@ -88,12 +95,20 @@ def crawl_feed(feed_url: str, client: HttpFetcher, *, author: str) -> CrawlRepor
     return report
 
 
-def parse_export_post(html: str, author: str) -> Document | None:
-    """One ``posts/*.html`` file of Medium's export; ``None`` for drafts (never published)."""
+def parse_export_post(html: str, author: str, name: str = "") -> Document | None:
+    """One ``posts/*.html`` file of Medium's export (``name``: its file name); ``None`` for
+    drafts (never published). Where the footer lacks its date or canonical link, a published
+    post's file name still gives both: its date and its post id."""
     tree = h.parse(html)
     time_node = h.css_first(tree, "time.dt-published")
     link = h.css_first(tree, "a.p-canonical")
-    if time_node is None or link is None:
+    named = EXPORT_NAME.match(PurePosixPath(name).name)
+    url = link.attributes.get("href") if link is not None else None
+    published = time_node.attributes.get("datetime") if time_node is not None else None
+    if named:
+        url = url or f"https://medium.com/p/{named.group(2)}"
+        published = published or named.group(1)
+    if not url or not published:
         return None
     title = h.text_of(tree, "h1.p-name") or h.text_of(tree, "title") or ""
     body = h.css_first(tree, 'section[data-field="body"]')
@@ -103,8 +118,8 @@ def parse_export_post(html: str, author: str) -> Document | None:
     if not text:
         raise h.ExtractionError("export post is empty")
     return Document.create(
-        platform="medium", category="article", author=author, url=link.attributes.get("href") or "",
-        title=title, content=text, published_at=iso_date(time_node.attributes.get("datetime")),
+        platform="medium", category="article", author=author, url=url,
+        title=title, content=text, published_at=iso_date(published),
         extra={"source": "export"},
     )
 
@@ -120,7 +135,7 @@ def import_export(path: Path, author: str) -> CrawlReport:
             report.fail(str(path), "no posts/*.html found; is this a Medium export?")
         for name in posts:
             try:
-                document = parse_export_post(archive.read_text(name), author)
+                document = parse_export_post(archive.read_text(name), author, name)
             except ValueError as error:
                 report.fail(f"{path.name}/{name}", error)
                 continue
