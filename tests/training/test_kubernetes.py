@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import psutil
 import pytest
 import yaml
 
@@ -456,6 +459,67 @@ def test_unknown_launcher_is_refused():
     assert TrainerLauncherResource(work_dir="w").job_launcher() is None
 
 
+def _pod_env(container: dict[str, Any], scratch: Path) -> dict[str, str]:
+    """The container's environment on this machine, with the node's scratch disk at ``scratch``."""
+    from twin_core.training.run import free_port
+
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false",
+            **{e["name"]: e["value"] for e in container["env"]}, "TWIN_TRAINER_WORK_DIR": str(scratch),
+            "PET_MASTER_PORT": str(free_port())}  # torchrun's --master-port, free on this machine
+
+
+@pytest.mark.slow
+def test_a_retried_training_pod_resumes_from_the_checkpoints_of_the_attempt_before(kube, tmp_path, tiny_model_dir):
+    """The Job's retry (backoffLimit) runs the same pod spec again, so the same run id: the fake
+    kubelet kills the first attempt's processes after its first uploaded checkpoint, as a
+    lost node would, and runs the pod again on an empty scratch disk."""
+    from twin_core.training.checkpoints import MANIFEST
+
+    store = _store_with_inputs(tmp_path, base_dir=tiny_model_dir, rows=16)
+    recipe = {**RECIPE, "max_steps": 12, "save_steps": 3}
+    logs: list[str] = []
+    killed_after: list[int] = []  # checkpoints in the store when the first attempt died
+
+    def uploaded() -> list[int]:
+        """Steps of the run's complete checkpoints in the store (the manifest comes last)."""
+        return sorted(int(m.parent.name.split("-")[1]) for m in (tmp_path / "store").rglob(f"checkpoint-*/{MANIFEST}")
+                      if "training-runs" in m.parts)
+
+    def kubelet(job, cancelled):
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        command = [*container["command"], *container["args"]]
+        with open(tmp_path / "attempt-1.log", "w") as out:
+            first = subprocess.Popen(command, cwd=ROOT, env=_pod_env(container, tmp_path / "node-1"),
+                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 240
+        while not uploaded() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert first.poll() is None, "the first attempt ended before it could be killed"
+        # The whole pod at once: torchrun starts its workers in sessions of their own.
+        pod = [psutil.Process(first.pid), *psutil.Process(first.pid).children(recursive=True)]
+        for process in pod:
+            process.send_signal(signal.SIGKILL)
+        psutil.wait_procs(pod, timeout=30)
+        logs.append((tmp_path / "attempt-1.log").read_text())
+        killed_after.extend(uploaded())
+        assert killed_after, logs[0][-3000:]
+        again = subprocess.run(command, cwd=ROOT, env=_pod_env(container, tmp_path / "node-2"),
+                               capture_output=True, text=True, timeout=300)
+        logs.append(again.stdout + again.stderr)
+        return again.returncode, logs[-1]
+
+    kube.kubelet = kubelet
+    outcome = train_twin(store, recipe, tmp_path / "work", launcher="kubernetes",
+                         job_launcher=_launcher(kube, timeout_s=400, poll_interval_s=0.2, log_tail_lines=20))
+
+    assert "registered twin version" not in logs[0]  # the first attempt died before the end
+    sft = ModelRegistry(store, TWIN_MODEL).card(outcome.version)["training"]["sft"]
+    assert max(killed_after) < 12 and sft["resumed_from_step"] == max(killed_after), logs[1][-3000:]
+    assert f"resuming from checkpoint-{sft['resumed_from_step']}" in logs[1]
+    assert sft["steps"] == 12 and [step for step, _ in sft["loss_curve"]] == list(range(1, 13))
+
+
 @pytest.mark.slow
 def test_the_job_command_trains_and_registers_from_inside_the_pod(kube, tmp_path, tiny_model_dir):
     """The fake kubelet runs the container's real command line (torchrun, one process on CPU)."""
@@ -464,13 +528,7 @@ def test_the_job_command_trains_and_registers_from_inside_the_pod(kube, tmp_path
 
     def kubelet(job, cancelled):
         container = job["spec"]["template"]["spec"]["containers"][0]
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false",
-               **{e["name"]: e["value"] for e in container["env"]}, "TWIN_TRAINER_WORK_DIR": str(scratch)}
-        from twin_core.training.run import free_port
-
-        env["PET_MASTER_PORT"] = str(free_port())  # torchrun's --master-port, free on this machine
-        done = subprocess.run([*container["command"], *container["args"]], cwd=ROOT, env=env,
+        done = subprocess.run([*container["command"], *container["args"]], cwd=ROOT, env=_pod_env(container, scratch),
                               capture_output=True, text=True, timeout=300)
         return done.returncode, done.stdout + done.stderr
 
