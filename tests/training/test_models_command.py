@@ -18,9 +18,15 @@ def registry(tmp_path, monkeypatch, tiny_model_dir):
     twin = twin_registry(LocalFolderStore(get_settings().store_root), "tamsin-vale")
     common = {"base_model": {"name": "base", "version": "b1"}}
     twin.register(tiny_model_dir, {**common, "dataset": {"name": "instruction", "version": "d1"},
-                                   "hyperparameters": {"learning_rate": 0.02, "lora_r": 16}})
+                                   "hyperparameters": {"learning_rate": 0.02, "lora_r": 16},
+                                   "launcher": {"launcher": "kubernetes", "nproc": 4, "deepspeed": "zero2"},
+                                   "training": {"peak_gpu_memory_gb": 21.5, "sft": {
+                                       "steps": 4, "tokens_per_second": 812.0, "train_runtime_s": 3.5,
+                                       "loss_curve": [[1, 3.0], [2, 2.5], [3, 2.0], [4, 1.5]],
+                                       "eval_loss_curve": [[2, 2.8], [4, 2.2]]}}})
     twin.register(tiny_model_dir, {**common, "dataset": {"name": "instruction", "version": "d2"},
-                                   "hyperparameters": {"learning_rate": 0.01, "lora_r": 16}})
+                                   "hyperparameters": {"learning_rate": 0.01, "lora_r": 16},
+                                   "training": {"sft": {"steps": 4, "loss_curve": [[1, 3.0], [2, 3.0], [3, 3.0], [4, 2.9]]}}})
     twin.update_card("v1", metrics={"perplexity": 700.5, "bits_per_byte": 2.5, "style_margin": 0.21},
                      evaluation={"baselines": {"base": {"perplexity": 726.8, "bits_per_byte": 2.75}},
                                  "promotion": {"passed": True, "reasons": ["predicts the author's held-out writing better than the base"]}})
@@ -49,6 +55,15 @@ def test_compare_marks_differences(registry, capsys):
     assert not row["hp.lora_r"].startswith("* ")
     assert row["dataset"].split()[-2:] == ["instruction/d1", "instruction/d2"]
     assert row["promotion"].split()[-2:] == ["passed", "-"]
+    assert row["train.tokens_per_second"].split()[-2:] == ["812", "-"]
+    assert row["train.peak_gpu_memory_gb"].split()[-2:] == ["21.5", "-"]
+    assert row["launcher"].split()[-4:] == ["deepspeed=zero2", "launcher=kubernetes", "nproc=4", "-"]
+    assert "train.dpo_final_loss" not in row and "train.resumed_from_step" not in row  # neither version has one
+    # The loss curves, both on one scale: v1 falls to the bottom, v2 stays near the top.
+    curves = notes[notes.index("training loss"):]
+    v1_bars, v2_bars = (line.split()[1] for line in curves.splitlines()[1:3])
+    assert v1_bars == "█▆▃▁" and v2_bars == "████"
+    assert "3.000 -> 1.500 over 4 steps" in curves and "eval loss (one scale, 2.200 to 2.800)" in curves
     # Each figure shown is explained in words, with the direction that is better.
     assert "bits_per_byte: how surprised the model is by the author's held-out answers" in notes
     assert "(lower is better" in notes and "style_margin:" in notes and "(higher is better)" in notes

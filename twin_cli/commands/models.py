@@ -97,9 +97,16 @@ def _flatten(card: dict[str, Any]) -> dict[str, Any]:
     }
     for key, value in sorted((card.get("hyperparameters") or {}).items()):
         out[f"hp.{key}"] = json.dumps(value) if isinstance(value, list | dict) else value
-    training = (card.get("training") or {}).get("sft") or {}
-    for key in ("steps", "final_loss", "eval_loss", "tokens_per_second"):
+    run = card.get("training") or {}
+    training = run.get("sft") or {}
+    for key in ("steps", "first_loss", "final_loss", "eval_loss", "tokens_per_second", "train_runtime_s",
+                "resumed_from_step"):
         out[f"train.{key}"] = training.get(key)
+    out["train.peak_gpu_memory_gb"] = run.get("peak_gpu_memory_gb")
+    out["train.dpo_final_loss"] = (run.get("dpo") or {}).get("final_loss")
+    launcher = card.get("launcher") or {}
+    out["launcher"] = " ".join(f"{k}={v}" for k, v in sorted(launcher.items()) if v is not None) or None
+    out["export"] = card.get("export")
     for key, value in sorted((card.get("metrics") or {}).items()):
         out[f"metric.{key}"] = value
     for name, metrics in sorted((card.get("evaluation") or {}).get("baselines", {}).items()):
@@ -118,11 +125,47 @@ def explanations(keys: list[str]) -> list[str]:
     return [f"  {name}: {text}" for name, text in METRIC_EXPLANATIONS.items() if name in shown]
 
 
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def _curve(card: dict[str, Any], key: str) -> list[tuple[int, float]]:
+    sft = (card.get("training") or {}).get("sft") or {}
+    return [(int(step), float(loss)) for step, loss in sft.get(key) or []]
+
+
+def sparkline(curve: list[tuple[int, float]], low: float, high: float, width: int = 40) -> str:
+    """The curve as bars on a shared scale (``low``..``high``), at most ``width`` wide: two
+    versions' shapes side by side, without opening a JSON file."""
+    if not curve:
+        return "-"
+    step = max(1, -(-len(curve) // width))
+    points = [sum(v for _, v in curve[i:i + step]) / len(curve[i:i + step]) for i in range(0, len(curve), step)]
+    span = (high - low) or 1.0
+    bars = "".join(BARS[min(len(BARS) - 1, int((v - low) / span * len(BARS)))] for v in points)
+    return f"{bars}  {curve[0][1]:.3f} -> {curve[-1][1]:.3f} over {curve[-1][0]} steps"
+
+
+def format_curves(first: dict[str, Any], second: dict[str, Any]) -> str:
+    """Training (and eval) loss of both versions, each kind on one scale."""
+    lines = []
+    for key, label in (("loss_curve", "training loss"), ("eval_loss_curve", "eval loss")):
+        curves = {card["version"]: _curve(card, key) for card in (first, second)}
+        values = [v for curve in curves.values() for _, v in curve]
+        if not values:
+            continue
+        lines.append(f"{label} (one scale, {min(values):.3f} to {max(values):.3f}):")
+        width = max(len(version) for version in curves)
+        lines += [f"  {version.ljust(width)}  {sparkline(curve, min(values), max(values))}" for version, curve in curves.items()]
+    return "\n".join(lines)
+
+
 def format_compare(first: dict[str, Any], second: dict[str, Any]) -> str:
     a, b = _flatten(first), _flatten(second)
-    keys = list(dict.fromkeys([*a, *b]))
+    keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k) is not None or b.get(k) is not None]
     rows = [[("* " if a.get(k) != b.get(k) else "  ") + k, _number(a.get(k)), _number(b.get(k))] for k in keys]
     text = _table(["  field", first["version"], second["version"]], rows) + "\n(* differs)"
+    if curves := format_curves(first, second):
+        text += "\n\n" + curves
     notes = explanations(keys)
     if notes:
         text += "\n\nWhat the figures mean (metric.* is the twin; base.* and production.* were scored on the same test examples):\n"
