@@ -77,6 +77,7 @@ class GenerateRequest(RequestModel):
                                description="Whose voice (filters retrieval to their writing).")
     max_new_tokens: TokenCount = 256
     temperature: float = Field(0.7, ge=0.0, le=2.0, strict=True, description="0 is greedy decoding.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=True, description="With temperature > 0: the same seed, request and model give the same answer (the engine samples from it).")
     stream: bool = Field(False, strict=True, description="Server-sent events: `token` events, then `done`.")
     session_id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
     user_id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
@@ -129,6 +130,7 @@ class ChatCompletionRequest(RequestModel):
     max_tokens: TokenCount | None = None
     max_completion_tokens: TokenCount | None = None
     temperature: float | None = Field(None, ge=0.0, le=2.0, strict=True)
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=True, description="With temperature > 0: the same seed, request and model give the same answer (the engine samples from it).")
     stream: bool = Field(False, strict=True)
     user: str | None = Field(None, max_length=200)
 

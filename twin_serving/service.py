@@ -46,6 +46,7 @@ class TwinRequest:
     author: str | None = None
     max_new_tokens: int = 256
     temperature: float = 0.7
+    seed: int | None = None
     history: list[dict[str, str]] = field(default_factory=list)
     session_id: str | None = None
     user_id: str | None = None
@@ -401,7 +402,7 @@ class TwinService:
                                  **self._generation_fields(prepared)) as step:
             completion = await self.generator.generate(
                 prepared.built.messages, adapter=self.adapter(prepared),
-                **sampling_kwargs(prepared.max_new_tokens, r.temperature))
+                **sampling_kwargs(prepared.max_new_tokens, r.temperature, r.seed))
             step.update(output=completion.text, usage_details={
                 "input": prepared.built.tokens, "output": completion.generated_tokens})
         return self.finish(prepared, completion)
@@ -417,7 +418,7 @@ class TwinService:
         try:
             async for piece in self.generator.stream(
                 prepared.built.messages, adapter=self.adapter(prepared),
-                **sampling_kwargs(prepared.max_new_tokens, r.temperature)
+                **sampling_kwargs(prepared.max_new_tokens, r.temperature, r.seed)
             ):
                 if piece.text:
                     if first_token_at is None:

@@ -29,6 +29,7 @@ DEMO_RUN_CONFIG = {
 }
 # What the demo should show on the sample author (README, "The demo").
 TARGET_PERPLEXITY_RATIO = 0.80
+DEMO_SEED = 7
 
 
 def register(subparsers) -> None:
@@ -168,7 +169,8 @@ def _ask(api_url: str, prompt: str) -> None:
 
     response = httpx.post(
         f"{api_url}/v1/generate",
-        json={"prompt": prompt, "platform": "linkedin", "max_new_tokens": 120},
+        # A fixed seed: the same twin answers the same way on every run of the demo.
+        json={"prompt": prompt, "platform": "linkedin", "max_new_tokens": 120, "seed": DEMO_SEED},
         headers={"Authorization": f"Bearer {os.environ['TWIN_API_KEY']}"} if os.environ.get("TWIN_API_KEY") else {},
         timeout=300.0,
         trust_env=False,

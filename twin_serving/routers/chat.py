@@ -55,7 +55,7 @@ async def chat_completions(body: ChatCompletionRequest, service: Service):
     request = TwinRequest(
         question=last.content.strip(), history=history,
         max_new_tokens=body.max_completion_tokens or body.max_tokens or service.settings.default_max_new_tokens,
-        temperature=0.7 if body.temperature is None else body.temperature, user_id=body.user,
+        temperature=0.7 if body.temperature is None else body.temperature, seed=body.seed, user_id=body.user,
         author=author_of(body.model),
     )
     prepared = await run(service, request, "twin.chat")

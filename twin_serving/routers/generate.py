@@ -66,7 +66,7 @@ async def generate(body: GenerateRequest, service: Service):
     request = TwinRequest(
         question=body.prompt.strip(), links=[str(u) for u in body.links], platform=body.platform,
         author=body.author, max_new_tokens=body.max_new_tokens, temperature=body.temperature,
-        session_id=body.session_id, user_id=body.user_id,
+        seed=body.seed, session_id=body.session_id, user_id=body.user_id,
     )
     prepared = await run(service, request, "twin.generate")
     if not body.stream:
