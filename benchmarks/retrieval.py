@@ -115,7 +115,41 @@ def quality(uri: str, embedder) -> None:
                     reciprocal += 1 / rank
             n = len(cases)
             print(f"{label + f' ({n})':<22} {mode:<7} {hits1 / n:>6.2f} {hits5 / n:>6.2f} {reciprocal / n:>7.3f}")
+    expansion_quality(index, embedder, by_phrase)
     index.drop()
+
+
+# The same questions as requests are written to the API (instructions around the topic).
+REQUESTS = ["Write a LinkedIn post in my voice about {q}", "Draft a Medium article on {q}, using my past content",
+            "Can you write a short Substack note about {q} in my style?", "{q}"]
+
+
+def expansion_quality(index, embedder, by_phrase: dict[str, set[str]]) -> None:
+    """Rule-based query expansion (``twin_serving.rag.expansion``) on or off, through the API's
+    own retrieval and MMR: does searching the request's topic and keywords beside the request
+    find the answering document more often?"""
+    from twin_serving.rag.expansion import expand
+    from twin_serving.rag.rerank import mmr
+    from twin_serving.rag.retrieval import retrieve
+
+    cases = QUESTIONS + KEYWORDS
+    print(f"\nquery expansion, {len(cases)} questions written as requests (per_query_k 6, top 5 after MMR)")
+    print(f"{'request form':<60} {'variants':>8} {'hit@1':>6} {'hit@5':>6} {'MRR':>6}")
+    for form in REQUESTS:
+        for variants in (1, 2, 3):
+            hits1 = hits5 = 0
+            reciprocal = 0.0
+            for question, phrase in cases:
+                found = retrieve(embedder, index, expand(form.format(q=question), variants), 6, None, with_vectors=True)
+                chosen = mmr(found.hits, found.query_vectors[0], [list(h.vector) for h in found.hits], 5)
+                ranked = list(dict.fromkeys(h.document_id for h in chosen))
+                ranks = [ranked.index(t) + 1 for t in by_phrase[phrase] if t in ranked]
+                if ranks:
+                    hits1 += min(ranks) == 1
+                    hits5 += 1
+                    reciprocal += 1 / min(ranks)
+            n = len(cases)
+            print(f"{form:<60} {variants:>8} {hits1 / n:>6.2f} {hits5 / n:>6.2f} {reciprocal / n:>6.3f}")
 
 
 def derived_vectors(base: np.ndarray, n: int, rng: np.random.Generator, noise: float = 0.35) -> np.ndarray:

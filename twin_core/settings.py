@@ -76,9 +76,11 @@ class ServingSettings(BaseSettings):
     )
     top_k: int = Field(5, ge=1, le=50, description="Chunks put into the prompt.")
     query_variants: int = Field(
-        2, ge=1, le=8,
-        description="Expanded queries per request (all searched in one batched call; each one "
-        "adds a hybrid search, see benchmarks/rag_overhead.py).",
+        1, ge=1, le=8,
+        description="Queries searched per request: the request, plus up to N-1 expansions (its topic, "
+        "its keywords; written by the LLM when a query generator is configured), all in one batched "
+        "call. 1 by default: rule-based expansion found the answering post no more often on the "
+        "sample corpus (benchmarks/retrieval.py) and costs a second query embedding and search.",
     )
     per_query_k: int = Field(6, ge=1, le=100, description="Milvus hits per query variant.")
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="Relevance vs diversity in MMR.")
