@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from twin_cli.commands import CommandError
 
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _let_ctrl_c_through()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -52,6 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as error:
         print(f"twin {args.command}: error: {error}", file=sys.stderr)
         return 1
+
+
+def _let_ctrl_c_through() -> None:
+    """Ctrl-C (SIGINT) stops every command, even one a script started as a background job: such
+    a job inherits SIGINT ignored, and Python keeps that, so `twin up` or `twin demo` would run on
+    and the servers they start would inherit it too (Milvus Lite closes its data cleanly only on
+    SIGINT)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 if __name__ == "__main__":

@@ -57,9 +57,15 @@ def free_port(host: str = DEFAULT_HOST) -> int:
         return int(sock.getsockname()[1])
 
 
+# ``python -m milvus_lite`` with SIGINT handled: a parent started with SIGINT ignored (a
+# script's background job) passes that on, and the server's clean close listens for SIGINT.
+_ENTRY = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+          "from milvus_lite.cmdline import main; sys.exit(main())")
+
+
 def server_command(data_dir: str | os.PathLike[str], host: str, port: int) -> list[str]:
     return [
-        sys.executable, "-m", "milvus_lite", "server",
+        sys.executable, "-c", _ENTRY, "server",
         "--data-dir", str(data_dir), "--host", host, "--port", str(port),
     ]
 

@@ -57,3 +57,23 @@ def test_missing_or_corrupt_pid_file_reads_as_none(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     assert lite_server.read_pid_file(tmp_path / "bad.json") is None
     assert os.path.exists(tmp_path / "bad.json")
+
+
+def test_a_server_started_with_ctrl_c_ignored_still_closes_on_it(tmp_path):
+    # A script's background job runs with SIGINT ignored and its children inherit that; the
+    # server's clean close (which releases its data folder) listens for SIGINT.
+    import signal
+
+    import psutil
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        server = lite_server.start(tmp_path / "data", log_path=tmp_path / "milvus.log")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        os.kill(server.pid, signal.SIGINT)
+        psutil.Process(server.pid).wait(10)
+    finally:
+        lite_server.stop(server.pid)
+    assert not lite_server.is_running(server.pid)

@@ -81,9 +81,6 @@ def run(args) -> int:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
-    # Ctrl-C stops everything even where the shell started us with SIGINT ignored (a background
-    # job of a script), which Python would otherwise keep.
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server, milvus_started = milvus.ensure_started()
         _line("Milvus Lite", f"{server.uri}  (pid {server.pid}{'' if milvus_started else ', already running'})")
@@ -111,7 +108,6 @@ def run(args) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
         for name, pid in reversed(children):
             _stop_group(pid)
             _line(name, "stopped")
