@@ -210,11 +210,10 @@ def sync_index(
     present = set(stored)
     missing = [current[i] for i in sorted(set(current) - present)]
     stale = present - set(current)
+    kept = set(current) & present
     # Same text at a new address (a publication moved domain): new metadata, the same vector.
-    moved = sorted(i for i in set(current) & present
-                   if (stored[i]["url"], stored[i]["title"]) != (current[i].url, current[i].title))
-    report = SyncReport(total=len(current), unchanged=len(set(current) & present) - len(moved),
-                        chunk_ids=set(current))
+    moved = sorted(i for i in kept if (stored[i]["url"], stored[i]["title"]) != (current[i].url, current[i].title))
+    report = SyncReport(total=len(current), unchanged=len(kept) - len(moved), chunk_ids=set(current))
     for start in range(0, len(moved), batch):
         rows = index.get(moved[start : start + batch], with_vectors=True)
         index.upsert([{**current[row["id"]].to_dict(), "vector": row["vector"]} for row in rows])

@@ -65,10 +65,6 @@ class DocumentWarehouse:
         for key in self.keys(platform):
             yield Document.from_dict(json.loads(self.store.get_bytes(key)))
 
-    def versions(self) -> dict[str, str]:
-        """document id -> its record's version, for change detection downstream."""
-        return {doc.id: record_version(doc) for doc in self.documents()}
-
 
 def record_version(document: Document) -> str:
     """What downstream stages must follow: the content and the address (a post whose

@@ -34,6 +34,8 @@ def _whole_number(value: Any) -> Any:
 # A token count: strict (no "8", no true), but any JSON number without a fraction. The bounds
 # sit inside the type so that they stay in the schema when the field is optional.
 TokenCount = Annotated[int, Field(ge=1, le=1024, strict=True), BeforeValidator(_whole_number)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1, strict=True,
+                            description="With temperature > 0: the same seed, request and model give the same answer.")]
 
 
 class RequestModel(BaseModel):
@@ -77,7 +79,7 @@ class GenerateRequest(RequestModel):
                                description="Whose voice (filters retrieval to their writing).")
     max_new_tokens: TokenCount = 256
     temperature: float = Field(0.7, ge=0.0, le=2.0, strict=True, description="0 is greedy decoding.")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=True, description="With temperature > 0: the same seed, request and model give the same answer (the engine samples from it).")
+    seed: Seed | None = None
     stream: bool = Field(False, strict=True, description="Server-sent events: `token` events, then `done`.")
     session_id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
     user_id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
@@ -130,7 +132,7 @@ class ChatCompletionRequest(RequestModel):
     max_tokens: TokenCount | None = None
     max_completion_tokens: TokenCount | None = None
     temperature: float | None = Field(None, ge=0.0, le=2.0, strict=True)
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, strict=True, description="With temperature > 0: the same seed, request and model give the same answer (the engine samples from it).")
+    seed: Seed | None = None
     stream: bool = Field(False, strict=True)
     user: str | None = Field(None, max_length=200)
 

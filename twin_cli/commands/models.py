@@ -98,7 +98,7 @@ def _flatten(card: dict[str, Any]) -> dict[str, Any]:
     for key, value in sorted((card.get("hyperparameters") or {}).items()):
         out[f"hp.{key}"] = json.dumps(value) if isinstance(value, list | dict) else value
     run = card.get("training") or {}
-    training = run.get("sft") or {}
+    training = _sft(card)
     for key in ("steps", "first_loss", "final_loss", "eval_loss", "tokens_per_second", "train_runtime_s",
                 "resumed_from_step"):
         out[f"train.{key}"] = training.get(key)
@@ -128,9 +128,12 @@ def explanations(keys: list[str]) -> list[str]:
 BARS = "▁▂▃▄▅▆▇█"
 
 
+def _sft(card: dict[str, Any]) -> dict[str, Any]:
+    return (card.get("training") or {}).get("sft") or {}
+
+
 def _curve(card: dict[str, Any], key: str) -> list[tuple[int, float]]:
-    sft = (card.get("training") or {}).get("sft") or {}
-    return [(int(step), float(loss)) for step, loss in sft.get(key) or []]
+    return [(int(step), float(loss)) for step, loss in _sft(card).get(key) or []]
 
 
 def sparkline(curve: list[tuple[int, float]], low: float, high: float, width: int = 40) -> str:
